@@ -1,0 +1,184 @@
+"""The Python API: train, load, sample (the CLI is a thin layer over these)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gankit import config as config_io
+from gankit.config import RunConfig
+from gankit.data import Batcher, ImageDataset, load_data
+from gankit.errors import GankitError
+from gankit.models import PRESETS, GANModel, build_model
+from gankit.train import runs
+from gankit.train.checkpoint import load_checkpoint, strip_prefix
+from gankit.train.precision import resolve_device, resolve_precision
+from gankit.train.trainer import Trainer
+
+CHOICES = {"optimizer": ("adam", "rmsprop"), "precision": ("auto", "fp32", "bf16", "fp16")}
+
+
+def validate(config: RunConfig) -> None:
+    """Refuse values the loop cannot run with, one clear line each."""
+    train = config.train
+    positive = {
+        "batch_size": train.batch_size,
+        "lr": train.lr,
+        "d_steps": train.d_steps,
+        "log_every": train.log_every,
+        "sample_every": train.sample_every,
+        "checkpoint_every": train.checkpoint_every,
+    }
+    for key, value in positive.items():
+        if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
+            raise GankitError(f"train.{key} must be positive, got {value}")
+    for key, value in {
+        "steps": train.steps,
+        "epochs": train.epochs,
+        "lr_d": train.lr_d,
+        "max_seconds": train.max_seconds,
+        "eval_every": train.eval_every,
+    }.items():
+        if value < 0:
+            raise GankitError(f"train.{key} must not be negative, got {value}")
+    if not 0 <= train.ema < 1:
+        raise GankitError(f"train.ema must be in [0, 1), got {train.ema}")
+    for key, allowed in CHOICES.items():
+        if getattr(train, key) not in allowed:
+            raise GankitError(
+                f"train.{key} must be one of {', '.join(allowed)}, got {getattr(train, key)!r}"
+            )
+    if config.model.z_dim <= 0 if hasattr(config.model, "z_dim") else False:
+        raise GankitError(f"model.z_dim must be positive, got {config.model.z_dim}")
+
+
+def prepare(config: RunConfig) -> tuple[RunConfig, ImageDataset]:
+    """Load the data and fill the model's size, channels and classes from it."""
+    model = config.model
+    dataset = load_data(
+        config.data.spec,
+        image_size=getattr(model, "image_size", 0) or None,
+        channels=getattr(model, "channels", 0) or None,
+    )
+    for key, value in (
+        ("image_size", dataset.image_size),
+        ("channels", dataset.channels),
+        ("num_classes", dataset.num_classes),
+    ):
+        if hasattr(model, key) and not getattr(model, key):
+            setattr(model, key, value)
+    return config, dataset
+
+
+def train(config: RunConfig, resume: str | Path | None = None) -> Path:
+    """Train `config` (or resume the run in `resume`) and return the run directory."""
+    config = copy.deepcopy(config)
+    validate(config)
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.train.threads or os.cpu_count() or 1)
+    config, dataset = prepare(config)
+    device = resolve_device(config.train.device)
+    precision = resolve_precision(config.train.precision, device)
+    model = build_model(config).to(device)
+    if config.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if config.train.compile:
+        _compile(model)
+    try:
+        batcher = Batcher(dataset, config.train.batch_size, seed=config.seed)
+    except ValueError as error:
+        raise GankitError(f"{config.data.spec}: {error}") from None
+    total = total_steps(config, batcher)
+    run_dir = Path(resume) if resume else runs.new_run_dir(config)
+    trainer = Trainer(config, model, batcher, run_dir, precision, total)
+    if resume:
+        trainer.resume()
+    else:  # written only now that every input has been checked
+        config.out = str(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    config_io.save(config, run_dir / "config.toml")
+    trainer.run(config.train.max_seconds)
+    return run_dir
+
+
+def total_steps(config: RunConfig, batcher: Batcher) -> int:
+    """``train.steps``, or the steps that make ``train.epochs`` passes over the data."""
+    if config.train.epochs > 0:
+        batches = config.train.epochs * batcher.batches_per_epoch
+        return max(1, math.ceil(batches / max(1, config.train.d_steps)))
+    return config.train.steps
+
+
+def _compile(model: GANModel) -> None:
+    """torch.compile each network in place; fall back to eager where the backend is missing."""
+    for network in (model.generator, getattr(model, "discriminator", None)):
+        if network is not None:
+            network.compile(dynamic=False)
+
+
+def resume_config(run_dir: str | Path, overrides: list[str] = ()) -> RunConfig:
+    """The config of an existing run (checked), with `overrides` such as ``train.steps=30000``."""
+    run_dir = runs.check_run_dir(Path(run_dir))
+    config = config_io.load(run_dir / "config.toml")
+    config_io.apply_overrides(config, list(overrides))
+    return config
+
+
+def load(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> GANModel:
+    """The trained model of a run, in eval mode; the generator holds the EMA weights if any."""
+    run_dir = runs.check_run_dir(Path(run_dir))
+    config = config_io.load(run_dir / "config.toml")
+    model = build_model(config)
+    path = runs.last_checkpoint(run_dir)
+    tensors, _ = load_checkpoint(path)
+    runs.load_weights(model, strip_prefix("model", tensors), path)
+    averaged = strip_prefix("ema.module", tensors)
+    if ema and averaged:
+        runs.load_weights(model.generator, averaged, path)
+    model.run_config = config
+    return model.to(resolve_device(device)).eval()
+
+
+@torch.no_grad()
+def sample(
+    model: GANModel, n: int, labels: Tensor | None = None, seed: int = 0, batch_size: int = 500
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """n samples as uint8 (N, H, W, C) and their labels (None if unconditional); seeded."""
+    from gankit.data.transforms import to_uint8
+
+    if model.num_classes:
+        labels = torch.arange(n) % model.num_classes if labels is None else labels
+        if labels.min() < 0 or labels.max() >= model.num_classes:
+            raise GankitError(f"labels must be in 0..{model.num_classes - 1}")
+    elif labels is not None:
+        raise GankitError("this model is unconditional: it takes no labels")
+    chunks = []
+    for i, index in enumerate(torch.arange(n).split(batch_size)):
+        part = None if labels is None else labels[index]
+        chunks.append(to_uint8(model.sample(len(index), labels=part, seed=seed * 100_003 + i)))
+    images = torch.cat(chunks).permute(0, 2, 3, 1).cpu().numpy()
+    return images, None if labels is None else labels.numpy()
+
+
+def list_models() -> list[dict[str, object]]:
+    """Every preset: name, paper, summary, how it departs from the paper, and its defaults."""
+    out = []
+    for name, preset in PRESETS.items():
+        config = preset.config()
+        out.append(
+            {
+                "name": name,
+                "paper": preset.paper,
+                "summary": preset.summary,
+                "why": preset.why,
+                "model": config_io.to_dict(config)["model"],
+                "train": config_io.to_dict(config)["train"],
+            }
+        )
+    return out

@@ -1,0 +1,65 @@
+"""Batches from an in-memory dataset: shuffled by tensor indexing, resumable exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from gankit.data.base import ImageDataset
+
+
+class Batcher:
+    """Endless shuffled batches of an `ImageDataset` (last partial batch dropped).
+
+    The order is a pure function of (seed, epoch, position), so `state_dict` is two integers and a
+    resumed run sees exactly the batches an uninterrupted one would. `shard`/`num_shards` give each
+    process of a distributed run a disjoint slice of every epoch's permutation.
+    """
+
+    def __init__(
+        self,
+        dataset: ImageDataset,
+        batch_size: int,
+        seed: int = 0,
+        shard: int = 0,
+        num_shards: int = 1,
+    ) -> None:
+        per_shard = len(dataset) // num_shards
+        if batch_size > per_shard:
+            raise ValueError(f"batch size {batch_size} exceeds the {per_shard} images per process")
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.shard, self.num_shards = shard, num_shards
+        self.epoch, self.position = 0, 0
+        self._order: Tensor | None = None
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return len(self.dataset) // self.num_shards // self.batch_size
+
+    def _epoch_order(self) -> Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(len(self.dataset), generator=generator)
+        per_shard = len(self.dataset) // self.num_shards
+        return order[self.shard * per_shard : (self.shard + 1) * per_shard]
+
+    def next(self) -> dict[str, Tensor]:
+        """The next batch: {"image": float (B, C, H, W) in [-1, 1], "label": int64 (B,)}."""
+        if self.position >= self.batches_per_epoch:
+            self.epoch, self.position, self._order = self.epoch + 1, 0, None
+        if self._order is None:
+            self._order = self._epoch_order()
+        start = self.position * self.batch_size
+        self.position += 1
+        return self.dataset.batch(self._order[start : start + self.batch_size])
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        while True:
+            yield self.next()
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.position, self._order = int(state["epoch"]), int(state["position"]), None

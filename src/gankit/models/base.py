@@ -1,0 +1,81 @@
+"""The model contract every GAN family implements; the trainer relies on nothing else.
+
+A model knows *what* its losses are; the one training loop (gankit.train.trainer) knows *how* to run
+steps. Models never own optimizers and never call backward(), so precision, EMA, checkpoints and
+distributed training are written once, in the loop.
+
+To add a family: subclass `GANModel` in one file under models/, give it a `Config` dataclass, build
+its networks in ``__init__`` as ``self.generator`` and (if adversarial) ``self.discriminator``,
+return loss dicts from `discriminator_loss`/`generator_loss` (a dict with "loss" to minimise; every
+entry is logged), and register it with `register_model` together with its presets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+Batch = dict[str, Tensor]
+Losses = dict[str, Tensor]
+
+
+class GANModel(nn.Module):
+    """Base class of all models (see the module docstring for the contract)."""
+
+    Config: ClassVar[type]
+    # Subclasses assign `self.generator` and, if adversarial, `self.discriminator` (nn.Modules).
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def generator_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters the generator phase optimises."""
+        return self.generator.parameters()
+
+    def discriminator_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters the discriminator phase optimises (none for generator-only models)."""
+        discriminator = getattr(self, "discriminator", None)
+        return iter(()) if discriminator is None else discriminator.parameters()
+
+    def discriminator_loss(self, batch: Batch, step: int) -> Losses:
+        """Losses of one discriminator (critic) step on `batch`."""
+        raise NotImplementedError
+
+    def generator_loss(self, batch: Batch, step: int) -> Losses:
+        """Losses of one generator step on `batch`."""
+        raise NotImplementedError
+
+    def after_discriminator_step(self) -> None:
+        """Called after each discriminator optimizer step (e.g. WGAN weight clipping)."""
+
+    @property
+    def num_classes(self) -> int:
+        """Classes a conditional model can be asked for (0 when unconditional)."""
+        return int(getattr(self.config, "num_classes", 0) or 0)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        labels: Tensor | None = None,
+        seed: int | None = None,
+        generator: nn.Module | None = None,
+    ) -> Tensor:
+        """n images (n, C, H, W) in [-1, 1]; `generator` overrides the network (e.g. the EMA)."""
+        raise NotImplementedError(f"{type(self).__name__} does not sample from noise")
+
+    @classmethod
+    def tiny_config(cls) -> Any:
+        """A very small config for the contract test (a few steps on tiny data)."""
+        raise NotImplementedError
+
+
+def noise(n: int, dim: int, seed: int | None, device: torch.device) -> Tensor:
+    """Standard normal noise (n, dim): from the global RNG, or from `seed` without touching it."""
+    if seed is None:
+        return torch.randn(n, dim, device=device)
+    return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed)).to(device)

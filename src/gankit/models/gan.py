@@ -1,0 +1,215 @@
+"""Noise-to-image GANs: the framework of Goodfellow et al. 2014 ("Generative Adversarial Nets").
+
+`NoiseGAN` is the model behind the gan, dcgan, lsgan, wgan, wgan-gp and cgan presets: a generator
+G(z [, y]) and a discriminator D(x [, y]) trained with a pair of adversarial losses from
+`gankit.losses.ADVERSARIAL` (Eq. 1 of the paper and its successors), optionally a gradient penalty
+(Gulrajani et al. 2017) or weight clipping (Arjovsky et al. 2017). The networks are chosen by name:
+"mlp" (this module, the paper's fully connected nets) or "dcgan" (gankit.models.dcgan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from gankit.losses import ADVERSARIAL, gradient_penalty
+from gankit.models.base import Batch, GANModel, Losses, noise
+from gankit.models.registry import MODELS, Preset, register_preset
+from gankit.nn.blocks import ConditionalHead, dcgan_init, label_planes, one_hot_input
+from gankit.registry import Registry
+
+
+@dataclass
+class NoiseGANConfig:
+    """Hyper-parameters of a noise-to-image GAN (0 for size/channels/classes: from the data)."""
+
+    arch: str = "dcgan"  # network family: "mlp" | "dcgan"
+    z_dim: int = 100
+    image_size: int = 0
+    channels: int = 0
+    num_classes: int = 0  # > 0: class-conditional (Mirza & Osindero 2014)
+    conditional: bool = False
+    conditioning: str = "projection"  # discriminator: "projection" | "concat"
+    width: int = 64  # channels of the widest-resolution conv layer (MLP: first hidden layer / 4)
+    d_norm: str = "batch"
+    g_norm: str = "batch"
+    adversarial: str = "non_saturating"
+    gp_weight: float = 0.0  # > 0: WGAN-GP gradient penalty weight (lambda)
+    clip: float = 0.0  # > 0: WGAN weight clipping to [-clip, clip]
+    reuse_fakes: bool = True  # the generator phase reuses the discriminator phase's fakes
+
+
+Builder = Callable[[NoiseGANConfig], tuple[nn.Module, nn.Module]]
+NETWORKS: Registry[Builder] = Registry("network architecture")
+
+
+class MLPGenerator(nn.Module):
+    """Fully connected G(z [, y]) -> image in [-1, 1] (Goodfellow et al. 2014, Sec. 5)."""
+
+    def __init__(self, config: NoiseGANConfig) -> None:
+        super().__init__()
+        self.num_classes, self.shape = (
+            config.num_classes,
+            (config.channels, config.image_size, config.image_size),
+        )
+        widths = [
+            config.z_dim + config.num_classes,
+            4 * config.width,
+            8 * config.width,
+            16 * config.width,
+        ]
+        layers: list[nn.Module] = []
+        for fan_in, fan_out in zip(widths, widths[1:], strict=False):
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU(inplace=True)]
+        layers += [nn.Linear(widths[-1], config.channels * config.image_size**2), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self.net(one_hot_input(z, labels, self.num_classes)).view(-1, *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """Fully connected D(x [, y]) -> logit, LeakyReLU(0.2) (Goodfellow et al. 2014, Sec. 5)."""
+
+    def __init__(self, config: NoiseGANConfig) -> None:
+        super().__init__()
+        self.num_classes = config.num_classes
+        concat = config.conditioning == "concat" and config.num_classes > 0
+        widths = [
+            config.channels * config.image_size**2 + (config.num_classes if concat else 0),
+            16 * config.width,
+            8 * config.width,
+            4 * config.width,
+        ]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for fan_in, fan_out in zip(widths, widths[1:], strict=False):
+            layers += [nn.Linear(fan_in, fan_out), nn.LeakyReLU(0.2, inplace=True)]
+        self.trunk = nn.Sequential(*layers)
+        self.concat = concat
+        self.head = ConditionalHead(widths[-1], config.num_classes, config.conditioning)
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.concat:
+            return self.head(self.trunk(one_hot_input(images.flatten(1), labels, self.num_classes)))
+        return self.head(self.trunk(images), labels)
+
+
+@NETWORKS.register("mlp")
+def build_mlp(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
+    """The paper's fully connected generator and discriminator."""
+    return MLPGenerator(config), MLPDiscriminator(config)
+
+
+class NoiseGAN(GANModel):
+    """G(z [, y]) against D(x [, y]) with a named adversarial loss (Goodfellow 2014, Eq. 1)."""
+
+    Config = NoiseGANConfig
+
+    def __init__(self, config: NoiseGANConfig) -> None:
+        super().__init__(config)
+        if config.conditional and config.num_classes < 2:
+            from gankit.errors import GankitError
+
+            raise GankitError("a conditional GAN needs labelled data with at least 2 classes")
+        if not config.conditional:
+            config.num_classes = 0
+        self.generator, self.discriminator = NETWORKS.get(config.arch)(config)
+        dcgan_init(self)
+        self.adversarial = ADVERSARIAL.get(config.adversarial)
+        self._fakes: tuple[Tensor, Tensor | None] | None = None
+
+    def _labels(self, batch: Batch) -> Tensor | None:
+        return batch["label"] if self.num_classes else None
+
+    def discriminator_loss(self, batch: Batch, step: int) -> Losses:
+        real, labels = batch["image"], self._labels(batch)
+        z = noise(len(real), self.config.z_dim, None, real.device)
+        # Keep the generator's graph only when the generator phase will reuse these fakes.
+        with torch.set_grad_enabled(self.config.reuse_fakes):
+            fake = self.generator(z, labels)
+        self._fakes = (fake, labels) if self.config.reuse_fakes else None
+        real_logits = self.discriminator(real, labels)
+        fake_logits = self.discriminator(fake.detach(), labels)
+        loss_d = self.adversarial.discriminator(real_logits, fake_logits)
+        losses = {
+            "loss_d": loss_d,
+            "d_real": real_logits.detach().mean(),
+            "d_fake": fake_logits.detach().mean(),
+        }
+        if self.config.gp_weight > 0:
+            penalty = gradient_penalty(lambda x: self.discriminator(x, labels), real, fake)
+            losses["gp"] = penalty
+            loss_d = loss_d + self.config.gp_weight * penalty
+        losses["loss"] = loss_d
+        return losses
+
+    def generator_loss(self, batch: Batch, step: int) -> Losses:
+        if self._fakes is not None:
+            fake, labels = self._fakes
+            self._fakes = None
+        else:
+            labels = self._labels(batch)
+            z = noise(len(batch["image"]), self.config.z_dim, None, batch["image"].device)
+            fake = self.generator(z, labels)
+        loss_g = self.adversarial.generator(self.discriminator(fake, labels))
+        return {"loss": loss_g, "loss_g": loss_g}
+
+    def after_discriminator_step(self) -> None:
+        if self.config.clip > 0:  # Arjovsky et al. 2017, Algorithm 1, line 7
+            with torch.no_grad():
+                for parameter in self.discriminator.parameters():
+                    parameter.clamp_(-self.config.clip, self.config.clip)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        labels: Tensor | None = None,
+        seed: int | None = None,
+        generator: nn.Module | None = None,
+    ) -> Tensor:
+        network = generator or self.generator
+        device = next(network.parameters()).device
+        if self.num_classes and labels is None:
+            labels = torch.arange(n) % self.num_classes
+        labels = labels.to(device) if labels is not None and self.num_classes else None
+        return network(noise(n, self.config.z_dim, seed, device), labels).float()
+
+    @classmethod
+    def tiny_config(cls) -> NoiseGANConfig:
+        return NoiseGANConfig(z_dim=8, image_size=16, channels=1, width=4)
+
+
+def label_input(images: Tensor, labels: Tensor | None, num_classes: int, concat: bool) -> Tensor:
+    """The discriminator's input: the images, with label planes appended for input conditioning."""
+    return label_planes(images, labels, num_classes) if concat else images
+
+
+MODELS.add("noise-gan", NoiseGAN)
+
+GOODFELLOW = "Goodfellow et al. 2014, Generative Adversarial Nets (NeurIPS)"
+register_preset(
+    Preset(
+        "gan",
+        "noise-gan",
+        GOODFELLOW,
+        "MLP generator and discriminator, non-saturating generator loss",
+        model={"arch": "mlp", "width": 64, "adversarial": "non_saturating"},
+        train={"lr": 2e-4, "beta1": 0.5},
+        why="Adam(2e-4, 0.5) instead of the paper's SGD with momentum: same nets, far steadier.",
+    )
+)
+register_preset(
+    Preset(
+        "gan-minimax",
+        "noise-gan",
+        GOODFELLOW,
+        "MLP nets with the original minimax (saturating) generator loss, log(1 - D(G(z)))",
+        model={"arch": "mlp", "width": 64, "adversarial": "minimax"},
+        train={"lr": 2e-4, "beta1": 0.5},
+        why="Kept for study: the paper itself notes this loss saturates early (Sec. 3).",
+    )
+)

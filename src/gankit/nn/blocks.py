@@ -1,0 +1,83 @@
+"""Reusable network parts: initialisation, normalisation by name, label conditioning heads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from gankit.errors import GankitError
+from gankit.registry import Registry
+
+NORMS: Registry[Callable[[int], nn.Module]] = Registry("normalisation")
+NORMS.add("batch", nn.BatchNorm2d)
+NORMS.add("instance", lambda channels: nn.InstanceNorm2d(channels, affine=True))
+# GroupNorm with one group normalises over (C, H, W): layer norm for conv features, the critic
+# normalisation Gulrajani et al. 2017 (Sec. 4) recommend in place of batch norm.
+NORMS.add("layer", lambda channels: nn.GroupNorm(1, channels))
+NORMS.add("none", lambda channels: nn.Identity())
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Weights ~ N(0, 0.02), norm scales ~ N(1, 0.02), biases 0 (Radford et al. 2015, Sec. 4)."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+            if getattr(layer, "bias", None) is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and layer.affine:
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+            nn.init.zeros_(layer.bias)
+
+
+def conv_geometry(image_size: int) -> tuple[int, int]:
+    """(base, ups): the start resolution (4 or 7) and the number of 2x up-samplings to reach size.
+
+    28 = 7 x 2^2 (MNIST-style data at native size); 32, 64, 128 ... = 4 x 2^k.
+    """
+    for base in (4, 7):
+        ups = math.log2(image_size / base) if image_size >= 2 * base else -1
+        if ups >= 1 and ups == int(ups):
+            return base, int(ups)
+    raise GankitError(
+        f"image size {image_size} cannot be made by the conv nets: use 4 x 2^k (8, 16, 32, 64, "
+        f"128, ...) or 7 x 2^k (14, 28, 56, ...)"
+    )
+
+
+def one_hot_input(z: Tensor, labels: Tensor | None, num_classes: int) -> Tensor:
+    """Concatenate the one-hot label to the noise (Mirza & Osindero 2014, Sec. 3.2): (B, Z + K)."""
+    if num_classes == 0:
+        return z
+    if labels is None:
+        raise ValueError("a conditional network needs labels")
+    return torch.cat([z, F.one_hot(labels, num_classes).to(z.dtype)], dim=1)
+
+
+class ConditionalHead(nn.Module):
+    """Final logit of a discriminator from its features (B, F), optionally class-conditional.
+
+    "projection" adds <embed(y), features> to the unconditional logit (Miyato & Koyama 2018, Eq. 3);
+    "concat" conditioning happens at the input instead (see `label_planes`), so the head is plain.
+    """
+
+    def __init__(self, features: int, num_classes: int = 0, conditioning: str = "projection"):
+        super().__init__()
+        self.linear = nn.Linear(features, 1)
+        use_projection = num_classes > 0 and conditioning == "projection"
+        self.embedding = nn.Embedding(num_classes, features) if use_projection else None
+
+    def forward(self, features: Tensor, labels: Tensor | None = None) -> Tensor:
+        logits = self.linear(features).squeeze(1)  # (B,)
+        if self.embedding is not None:
+            logits = logits + (self.embedding(labels) * features).sum(1)
+        return logits
+
+
+def label_planes(images: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """Append the one-hot label as constant image planes: (B, C + K, H, W) (input conditioning)."""
+    planes = F.one_hot(labels, num_classes).to(images.dtype)[:, :, None, None]
+    return torch.cat([images, planes.expand(-1, -1, *images.shape[2:])], dim=1)

@@ -1,0 +1,89 @@
+"""Progress bar, metrics.jsonl and TensorBoard events for a run."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+from tqdm import tqdm
+
+from gankit.config import RunConfig
+
+
+class Logger:
+    """Averages the step losses over `log_every` steps and writes them everywhere."""
+
+    def __init__(self, run_dir: Path, config: RunConfig, total_steps: int) -> None:
+        self.run_dir, self.config, self.total = run_dir, config, total_steps
+        self.images_per_step = config.train.batch_size * max(1, config.train.d_steps)
+        self.sums: dict[str, Tensor] = {}
+        self.count = 0
+        self.bar: tqdm | None = None
+        self.writer = None
+        self.last_time, self.last_step = 0.0, 0
+
+    def start(self, step: int) -> None:
+        self.bar = tqdm(
+            total=self.total,
+            initial=step,
+            desc=self.config.name,
+            unit="step",
+            dynamic_ncols=True,
+            mininterval=1.0,
+            smoothing=0.1,
+        )
+        self.last_time, self.last_step = time.perf_counter(), step
+        if self.config.train.tensorboard and self.writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(self.run_dir))
+            except ImportError:  # tensorboard is optional
+                self.writer = None
+
+    def record(self, step: int, losses: dict[str, Tensor], elapsed: float) -> None:
+        """Add one step's losses; every `log_every` steps, write their means."""
+        for key, value in losses.items():
+            self.sums[key] = self.sums[key] + value.float() if key in self.sums else value.float()
+        self.count += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        if step % self.config.train.log_every == 0 or step == self.total:
+            self.flush(step, elapsed)
+
+    def flush(self, step: int, elapsed: float) -> None:
+        if not self.count:
+            return
+        now = time.perf_counter()
+        rate = (step - self.last_step) * self.images_per_step / max(now - self.last_time, 1e-9)
+        record: dict[str, Any] = {
+            "step": step,
+            "time": round(elapsed, 2),
+            "img_per_s": round(rate, 1),
+        }
+        record |= {key: round(float(value) / self.count, 5) for key, value in self.sums.items()}
+        self.sums, self.count = {}, 0
+        self.last_time, self.last_step = now, step
+        if self.bar is not None:
+            shown = {k: f"{v:.3g}" for k, v in record.items() if k.startswith("loss")}
+            self.bar.set_postfix(img_s=f"{rate:.0f}", **shown, refresh=False)
+        self.write(record)
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one JSON line to metrics.jsonl and the scalars to TensorBoard."""
+        with open(self.run_dir / "metrics.jsonl", "a") as file:
+            file.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if key not in ("step", "time") and isinstance(value, (int, float)):
+                    self.writer.add_scalar(key, value, record["step"])
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.writer is not None:
+            self.writer.flush()

@@ -1,0 +1,124 @@
+"""Run directories: layout, sample grids, weights loading, the report hook, evaluation hook."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import RunConfig
+from gankit.errors import GankitError
+from gankit.models import GANModel
+
+GRID_SIZE = 64
+GRID_SEED_OFFSET = 12345  # the fixed-noise grid never draws from the training RNG
+
+
+def new_run_dir(config: RunConfig) -> Path:
+    """``config.out`` or ``runs/<name>-<date>-<time>``; refuses a folder that holds a run."""
+    path = Path(config.out or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if (path / "checkpoints").exists() or (path / "config.toml").exists():
+        raise GankitError(f"{path}: already holds a run; use --resume {path} or another --out")
+    if path.exists() and not path.is_dir():
+        raise GankitError(f"{path}: exists and is not a folder")
+    return path
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints" / "last.safetensors"
+
+
+def check_run_dir(run_dir: Path) -> Path:
+    """A clear error unless `run_dir` holds a gankit run (config.toml + a checkpoint)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.toml").is_file():
+        raise GankitError(f"{run_dir}: not a gankit run (no config.toml)")
+    if not last_checkpoint(run_dir).is_file():
+        raise GankitError(f"{run_dir}: no checkpoint yet (checkpoints/last.safetensors)")
+    return run_dir
+
+
+def load_weights(module: nn.Module, state: dict[str, Tensor], source: Path) -> None:
+    """Load a state_dict strictly, naming the first bad key on failure."""
+    own = module.state_dict()
+    for key, value in own.items():
+        if key not in state:
+            raise GankitError(
+                f"{source}: missing weight {key!r} (was it trained with this config?)"
+            )
+        if state[key].shape != value.shape:
+            raise GankitError(
+                f"{source}: weight {key!r} has shape {tuple(state[key].shape)}, "
+                f"the model expects {tuple(value.shape)}"
+            )
+    extra = sorted(set(state) - set(own))
+    if extra:
+        raise GankitError(f"{source}: unexpected weight {extra[0]!r}")
+    module.load_state_dict(state)
+
+
+def grid_labels(model: GANModel, n: int = GRID_SIZE) -> Tensor | None:
+    """For a conditional model, one class per grid row (rows of 8)."""
+    if not model.num_classes:
+        return None
+    return (torch.arange(n) // 8) % model.num_classes
+
+
+@torch.no_grad()
+def fixed_samples(model: GANModel, network: nn.Module, seed: int) -> Tensor:
+    """The fixed-noise grid images (n, C, H, W) in [-1, 1] from `network` in eval mode."""
+    was_training = network.training
+    network.eval()
+    try:
+        return model.sample(
+            GRID_SIZE, labels=grid_labels(model), seed=seed + GRID_SEED_OFFSET, generator=network
+        ).cpu()
+    finally:
+        network.train(was_training)
+
+
+def save_sample_grid(run_dir: Path, step: int, images: Tensor) -> Path:
+    from gankit.report import save_grid
+
+    return save_grid(images, Path(run_dir) / "samples" / f"step-{step:06d}.png", nrow=8, scale=2)
+
+
+def write_report(run_dir: Path) -> Path:
+    from gankit.report import write_report as write
+
+    return write(run_dir)
+
+
+@torch.no_grad()
+def evaluate_generator(model: GANModel, network: nn.Module, config: RunConfig) -> dict:
+    """FID etc. of `eval_n` samples against the training data's test split."""
+    from gankit.metrics.evaluate import evaluate_images  # optional heavy import
+
+    network.eval()
+    n = config.train.eval_n
+    labels = (torch.arange(n) % model.num_classes) if model.num_classes else None
+    chunks = [
+        model.sample(
+            len(part),
+            labels=None if labels is None else labels[part],
+            seed=config.seed + 777 + i,
+            generator=network,
+        ).cpu()
+        for i, part in enumerate(torch.arange(n).split(500))
+    ]
+    network.train()
+    return evaluate_images(
+        torch.cat(chunks),
+        labels,
+        ref=_test_spec(config.data.spec),
+        metrics=config.train.eval_metrics,
+    )
+
+
+def _test_spec(spec: str) -> str:
+    from gankit.data import parse_spec
+
+    kind, location, _ = parse_spec(spec)
+    return f"{kind}:{location}:test" if location else f"{kind}:test"

@@ -1,0 +1,278 @@
+"""THE training loop: the only one in gankit.
+
+Each step runs ``d_steps`` discriminator phases (one real batch each) then one generator phase.
+A phase asks the model for its losses, and the loop does the rest: which parameters get gradients,
+autocast, backward, the optimizer step, the learning-rate schedule, the EMA of the generator,
+logging, sample grids, checkpoints, periodic evaluation and the report. Models without a
+discriminator simply have no discriminator phase.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import RunConfig
+from gankit.data import Batcher
+from gankit.models import GANModel
+from gankit.models.base import Batch, Losses
+from gankit.train import runs
+from gankit.train.checkpoint import (
+    load_checkpoint,
+    optimizer_tensors,
+    restore_optimizer,
+    save_checkpoint,
+    strip_prefix,
+    with_prefix,
+)
+from gankit.train.ema import make_ema
+from gankit.train.logger import Logger
+from gankit.train.precision import Precision
+
+
+@dataclass
+class Phase:
+    """One kind of update: the parameters it trains, their optimizer and the loss to minimise."""
+
+    name: str
+    parameters: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    loss: Callable[[Batch, int], Losses]
+    after: Callable[[], None]
+    frozen: list[nn.Parameter]  # no weight gradients wanted for these during this phase
+    scaler: torch.amp.GradScaler | None = None
+
+
+def make_optimizer(
+    parameters: list[nn.Parameter], config: RunConfig, lr: float, device: torch.device
+) -> torch.optim.Optimizer:
+    """Adam or RMSprop; the multi-tensor (foreach) kernels, fused Adam on CUDA."""
+    train = config.train
+    if train.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=lr, foreach=True)
+    fused = device.type == "cuda"
+    return torch.optim.Adam(
+        parameters, lr=lr, betas=(train.beta1, train.beta2), foreach=not fused, fused=fused or None
+    )
+
+
+class Trainer:
+    """Holds a run's model, phases and state; `run()` trains to ``train.steps``."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        model: GANModel,
+        batcher: Batcher,
+        run_dir: Path,
+        precision: Precision,
+        total_steps: int,
+    ) -> None:
+        self.config, self.model, self.batcher, self.run_dir = config, model, batcher, run_dir
+        self.precision, self.total_steps, self.step = precision, total_steps, 0
+        self.device = precision.device
+        self.phases = self._make_phases()
+        ema_decay = config.train.ema
+        self.ema = make_ema(model.generator, ema_decay) if ema_decay > 0 else None
+        self.logger = Logger(run_dir, config, total_steps)
+        self.elapsed, self.best_fid, self._stop = 0.0, math.inf, False
+
+    def _make_phases(self) -> list[Phase]:
+        train, model = self.config.train, self.model
+        phases = []
+        d_params = list(model.discriminator_parameters())
+        if d_params:
+            phases.append(
+                Phase(
+                    "discriminator",
+                    d_params,
+                    make_optimizer(d_params, self.config, train.lr_d or train.lr, self.device),
+                    model.discriminator_loss,
+                    model.after_discriminator_step,
+                    [],
+                )
+            )
+        g_params = list(model.generator_parameters())
+        # The generator's loss goes through D, but D's weight gradients would be thrown away:
+        # freezing D skips computing them. The D phase freezes nothing, so that a model may keep
+        # the generator's graph of its fakes for the generator phase (one G forward per step).
+        phases.append(
+            Phase(
+                "generator",
+                g_params,
+                make_optimizer(g_params, self.config, train.lr, self.device),
+                model.generator_loss,
+                lambda: None,
+                d_params,
+            )
+        )
+        for phase in phases:
+            if self.precision.needs_scaler:
+                phase.scaler = torch.amp.GradScaler("cuda")
+        return phases
+
+    def run_phase(self, phase: Phase, batch: Batch) -> Losses:
+        """One update of `phase`: its parameters train, its `frozen` ones get no gradients."""
+        for parameter in phase.parameters:
+            parameter.requires_grad_(True)
+        for parameter in phase.frozen:
+            parameter.requires_grad_(False)
+        with self.precision.autocast():
+            losses = phase.loss(batch, self.step)
+        phase.optimizer.zero_grad(set_to_none=True)
+        if phase.scaler is not None:
+            phase.scaler.scale(losses["loss"]).backward()
+            phase.scaler.step(phase.optimizer)
+            phase.scaler.update()
+        else:
+            losses["loss"].backward()
+            phase.optimizer.step()
+        phase.after()
+        return losses
+
+    def train_step(self) -> dict[str, Tensor]:
+        """d_steps discriminator phases (a fresh real batch each), then one generator phase."""
+        self._set_lr()
+        logged: dict[str, Tensor] = {}
+        batch: Batch = {}
+        *critic_phases, generator_phase = self.phases
+        for phase in critic_phases:
+            for _ in range(self.config.train.d_steps):
+                batch = self.next_batch()
+                logged.update(self.run_phase(phase, batch))
+        if not critic_phases:
+            batch = self.next_batch()
+        logged.update(self.run_phase(generator_phase, batch))
+        if self.ema is not None:
+            self.ema.update_parameters(self.model.generator)
+        self.step += 1
+        return {key: value.detach() for key, value in logged.items() if key != "loss"}
+
+    def next_batch(self) -> Batch:
+        batch = self.batcher.next()
+        memory = torch.channels_last if self.config.train.channels_last else torch.contiguous_format
+        return {
+            key: value.to(self.device, non_blocking=True, memory_format=memory)
+            if value.dim() == 4
+            else value.to(self.device, non_blocking=True)
+            for key, value in batch.items()
+        }
+
+    def _set_lr(self) -> None:
+        """Constant, then linear decay to 0 after `lr_decay_start` of the steps (pix2pix-style)."""
+        start = self.config.train.lr_decay_start * self.total_steps
+        factor = 1.0
+        if self.step >= start and self.total_steps > start:
+            factor = max(0.0, 1.0 - (self.step - start) / (self.total_steps - start))
+        for phase in self.phases:
+            for group in phase.optimizer.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+
+    def run(self, max_seconds: float = 0.0) -> None:
+        """Train until total_steps (or the time budget, or Ctrl-C), checkpointing on the way."""
+        train = self.config.train
+        previous = signal.signal(signal.SIGINT, self._interrupt) if _main_thread() else None
+        started = time.perf_counter() - self.elapsed
+        self.logger.start(self.step)
+        try:
+            while self.step < self.total_steps and not self._stop:
+                losses = self.train_step()
+                self.elapsed = time.perf_counter() - started
+                self.logger.record(self.step, losses, self.elapsed)
+                if self.step % train.sample_every == 0:
+                    self.save_samples()
+                if train.eval_every and self.step % train.eval_every == 0:
+                    self.evaluate()
+                if self.step % train.checkpoint_every == 0:
+                    self.save()
+                if max_seconds and self.elapsed >= max_seconds:
+                    break
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self.logger.close()
+        self.finish()
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self._stop:  # a second Ctrl-C stops at once (the last checkpoint stays)
+            raise KeyboardInterrupt
+        self._stop = True
+        print("\ngankit: stopping after this step (Ctrl-C again to abort)", flush=True)
+
+    def finish(self) -> None:
+        """Last grid, checkpoint and report."""
+        self.save_samples()
+        self.save()
+        runs.write_report(self.run_dir)
+
+    # --- samples, evaluation, checkpoints -------------------------------------------------
+
+    @property
+    def sampling_network(self) -> nn.Module:
+        """The EMA generator when there is one, else the generator itself."""
+        return self.ema.module if self.ema is not None else self.model.generator
+
+    def save_samples(self) -> None:
+        images = runs.fixed_samples(self.model, self.sampling_network, self.config.seed)
+        runs.save_sample_grid(self.run_dir, self.step, images)
+
+    def evaluate(self) -> None:
+        results = runs.evaluate_generator(self.model, self.sampling_network, self.config)
+        self.logger.write({"step": self.step, "time": round(self.elapsed, 2), **results})
+        if results.get("fid", math.inf) < self.best_fid:
+            self.best_fid = results["fid"]
+            self.save(self.run_dir / "checkpoints" / "best.safetensors")
+
+    def state_tensors(self) -> tuple[dict[str, Tensor], dict]:
+        tensors = with_prefix("model", self.model.state_dict())
+        if self.ema is not None:
+            tensors |= with_prefix("ema", self.ema.state_dict())
+        groups = {}
+        for phase in self.phases:
+            optim_tensors, groups[phase.name] = optimizer_tensors(phase.name, phase.optimizer)
+            tensors |= optim_tensors
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        state = {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "data": self.batcher.state_dict(),
+            "optimizers": groups,
+            "best_fid": None if math.isinf(self.best_fid) else self.best_fid,
+            "name": self.config.name,
+        }
+        return tensors, state
+
+    def save(self, path: Path | None = None) -> None:
+        tensors, state = self.state_tensors()
+        save_checkpoint(path or runs.last_checkpoint(self.run_dir), tensors, state)
+
+    def resume(self) -> None:
+        """Restore every piece of state from the run's last checkpoint."""
+        path = runs.last_checkpoint(self.run_dir)
+        tensors, state = load_checkpoint(path)
+        runs.load_weights(self.model, strip_prefix("model", tensors), path)
+        if self.ema is not None and any(key.startswith("ema.") for key in tensors):
+            self.ema.load_state_dict(strip_prefix("ema", tensors))
+        for phase in self.phases:
+            restore_optimizer(phase.name, phase.optimizer, tensors, state["optimizers"][phase.name])
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.batcher.load_state_dict(state["data"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.best_fid = state.get("best_fid") or math.inf
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
