@@ -153,7 +153,7 @@ def sample(
     from gankit.data.transforms import to_uint8
 
     if model.num_classes:
-        labels = torch.arange(n) % model.num_classes if labels is None else labels
+        labels = torch.arange(n) % model.num_classes if labels is None else labels.long()
         if labels.min() < 0 or labels.max() >= model.num_classes:
             raise GankitError(f"labels must be in 0..{model.num_classes - 1}")
     elif labels is not None:

@@ -101,9 +101,9 @@ def run_sample(args: argparse.Namespace) -> None:
         except ValueError:
             raise GankitError(f"--labels {args.labels!r}: expected integers like 0,3,7") from None
         n = args.n or 8 * len(wanted)
-        labels = torch.tensor(wanted).repeat_interleave(max(1, n // len(wanted)))[:n]
-        labels = torch.cat([labels, torch.tensor(wanted[: n - len(labels)])])
-        per_row = max(1, n // len(wanted))
+        per_class = -(-n // len(wanted))  # ceil: one grid row per requested label
+        labels = torch.tensor(wanted).repeat_interleave(per_class)[:n]
+        per_row = per_class
     n = args.n or (len(labels) if labels is not None else 64)
     if n <= 0:
         raise GankitError(f"-n must be positive, got {n}")

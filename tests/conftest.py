@@ -1,0 +1,47 @@
+"""Shared fixtures: small datasets written by the tests themselves, in the real on-disk formats."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
+    """Write `array` (uint8) as an IDX file (optionally gzipped)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(size).to_bytes(4, "big") for size in array.shape
+    )
+    payload = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(payload) if compress else payload)
+    return path
+
+
+def pattern_images(n: int, size: int = 28, classes: int = 4, seed: int = 0) -> tuple:
+    """Images whose class is a bright bar at a class-specific row, plus mild noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % classes
+    images = rng.integers(0, 40, size=(n, size, size)).astype(np.uint8)
+    band = size // classes
+    for k in range(classes):
+        images[labels == k, k * band : (k + 1) * band, 2:-2] = 230
+    return images, labels.astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A data spec for a 256-image MNIST-format dataset (train and test), gzipped like the real one."""
+    root = tmp_path_factory.mktemp("tiny-mnist")
+    for split, n in (("train", 256), ("t10k", 64)):
+        images, labels = pattern_images(n, seed=len(split))
+        write_idx(root / f"{split}-images-idx3-ubyte.gz", images, compress=True)
+        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels, compress=True)
+    return f"mnist:{root}"
+
+
+@pytest.fixture(autouse=True)
+def _threads() -> None:
+    torch.set_num_threads(2)
