@@ -76,9 +76,8 @@ def prepare(config: RunConfig) -> tuple[RunConfig, ImageDataset]:
     return config, dataset
 
 
-def train(config: RunConfig, resume: str | Path | None = None) -> Path:
-    """Train `config` (or resume the run in `resume`) and return the run directory."""
-    config = copy.deepcopy(config)
+def build_trainer(config: RunConfig, run_dir: Path) -> Trainer:
+    """Everything a run needs, checked, on its device; nothing is written yet."""
     validate(config)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.train.threads or os.cpu_count() or 1)
@@ -94,9 +93,14 @@ def train(config: RunConfig, resume: str | Path | None = None) -> Path:
         batcher = Batcher(dataset, config.train.batch_size, seed=config.seed)
     except ValueError as error:
         raise GankitError(f"{config.data.spec}: {error}") from None
-    total = total_steps(config, batcher)
+    return Trainer(config, model, batcher, run_dir, precision, total_steps(config, batcher))
+
+
+def train(config: RunConfig, resume: str | Path | None = None) -> Path:
+    """Train `config` (or resume the run in `resume`) and return the run directory."""
+    config = copy.deepcopy(config)
     run_dir = Path(resume) if resume else runs.new_run_dir(config)
-    trainer = Trainer(config, model, batcher, run_dir, precision, total)
+    trainer = build_trainer(config, run_dir)
     if resume:
         trainer.resume()
     else:  # written only now that every input has been checked

@@ -34,7 +34,7 @@ from gankit.train.checkpoint import (
 )
 from gankit.train.ema import make_ema
 from gankit.train.logger import Logger
-from gankit.train.precision import Precision
+from gankit.train.precision import Precision, flush_denormals
 
 
 @dataclass
@@ -177,28 +177,32 @@ class Trainer:
 
     def run(self, max_seconds: float = 0.0) -> None:
         """Train until total_steps (or the time budget, or Ctrl-C), checkpointing on the way."""
-        train = self.config.train
         previous = signal.signal(signal.SIGINT, self._interrupt) if _main_thread() else None
-        started = time.perf_counter() - self.elapsed
         self.logger.start(self.step)
         try:
-            while self.step < self.total_steps and not self._stop:
-                losses = self.train_step()
-                self.elapsed = time.perf_counter() - started
-                self.logger.record(self.step, losses, self.elapsed)
-                if self.step % train.sample_every == 0:
-                    self.save_samples()
-                if train.eval_every and self.step % train.eval_every == 0:
-                    self.evaluate()
-                if self.step % train.checkpoint_every == 0:
-                    self.save()
-                if max_seconds and self.elapsed >= max_seconds:
-                    break
+            with flush_denormals(self.device.type == "cpu"):
+                self._loop(max_seconds)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self.logger.close()
         self.finish()
+
+    def _loop(self, max_seconds: float) -> None:
+        train = self.config.train
+        started = time.perf_counter() - self.elapsed
+        while self.step < self.total_steps and not self._stop:
+            losses = self.train_step()
+            self.elapsed = time.perf_counter() - started
+            self.logger.record(self.step, losses, self.elapsed)
+            if self.step % train.sample_every == 0:
+                self.save_samples()
+            if train.eval_every and self.step % train.eval_every == 0:
+                self.evaluate()
+            if self.step % train.checkpoint_every == 0:
+                self.save()
+            if max_seconds and self.elapsed >= max_seconds:
+                break
 
     def _interrupt(self, signum: int, frame: object) -> None:
         if self._stop:  # a second Ctrl-C stops at once (the last checkpoint stays)

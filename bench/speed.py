@@ -1,0 +1,98 @@
+"""Training and sampling images/s: gankit's step against the plain reference loop.
+
+Same networks, same batch, same data in memory; gankit runs its preset's defaults (precision,
+memory format, one generator forward per step), the reference runs fp32 eager (bench/reference.py).
+Also the model FLOPs per step (torch.utils.flop_counter) as a fraction of this machine's measured
+matmul peak.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.common import filled, gankit_config, reference_config, write_result
+from bench.reference import ReferenceLoop
+from gankit.api import build_trainer
+from gankit.train.precision import flush_denormals
+
+PRESETS = ("dcgan", "lsgan", "cgan", "wgan", "wgan-gp", "gan")
+
+
+def images_per_second(step, images_per_step: int, warmup: int, seconds: float) -> float:
+    for _ in range(warmup):
+        step()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        count += 1
+    return count * images_per_step / (time.perf_counter() - start)
+
+
+def matmul_peak(dtype: torch.dtype) -> float:
+    """Measured FLOP/s of a large matmul on this machine (the practical peak)."""
+    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    start, reps = time.perf_counter(), 5
+    for _ in range(reps):
+        a @ b
+    return 2 * 2048**3 * reps / (time.perf_counter() - start)
+
+
+def step_flops(step) -> int:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def measure(preset: str, batch_size: int, seconds: float) -> dict:
+    config, _ = filled(gankit_config(preset, batch_size))
+    trainer = build_trainer(config, Path("/nonexistent-bench-run"))
+    per_step = batch_size * config.train.d_steps
+    with flush_denormals():  # as Trainer.run does on CPU
+        gankit_rate = images_per_second(trainer.train_step, per_step, 3, seconds)
+    ref_config, dataset = filled(reference_config(preset, batch_size))
+    reference = ReferenceLoop(ref_config, dataset)
+    ref_rate = images_per_second(reference.step, per_step, 3, seconds)
+    model = trainer.model
+    sample_rate = images_per_second(
+        lambda: model.sample(500, generator=trainer.sampling_network), 500, 1, seconds / 3
+    )
+    flops = step_flops(reference.step)
+    return {
+        "preset": preset,
+        "batch_size": batch_size,
+        "gankit_img_s": round(gankit_rate, 1),
+        "reference_img_s": round(ref_rate, 1),
+        "speedup": round(gankit_rate / ref_rate, 2),
+        "sample_img_s": round(sample_rate, 1),
+        "gflop_per_step": round(flops / 1e9, 2),
+        "precision": str(trainer.precision.dtype),
+    }
+
+
+def main(presets: list[str], batch_size: int, seconds: float) -> None:
+    torch.manual_seed(0)
+    rows = [measure(name, batch_size, seconds) for name in presets]
+    peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    for row in rows:
+        achieved = (
+            row["gflop_per_step"] * 1e9 * row["reference_img_s"] / (row["batch_size"] * max(1, 1))
+        )
+        row["reference_fraction_of_fp32_peak"] = round(achieved / peak["fp32"], 3)
+    print(
+        f"{'preset':<9} {'gankit img/s':>13} {'plain img/s':>12} {'speed-up':>9} "
+        f"{'sample img/s':>13} {'GFLOP/step':>11}"
+    )
+    for row in rows:
+        print(
+            f"{row['preset']:<9} {row['gankit_img_s']:>13} {row['reference_img_s']:>12} "
+            f"{row['speedup']:>8}x {row['sample_img_s']:>13} {row['gflop_per_step']:>11}"
+        )
+    print(f"matmul peak: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f}")
+    path = write_result("speed", {"rows": rows, "peak_flops": peak, "seconds": seconds})
+    print(f"wrote {path}")
