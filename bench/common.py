@@ -26,13 +26,16 @@ REFERENCE_OF = {
 }
 
 
-def reference_config(preset: str, batch_size: int = 128) -> RunConfig:
-    """The plain loop's config for comparing with `preset`: the paper's maths on its networks."""
+def reference_config(preset: str, batch_size: int = 128, same_nets: bool = False) -> RunConfig:
+    """The plain loop's config for comparing with `preset`: the paper's maths on its networks.
+
+    `same_nets` (the speed benchmark) gives it exactly gankit's networks where the paper's differ.
+    """
     config = gankit.preset(REFERENCE_OF.get(preset, preset))
     if preset == "cgan":  # the conditional DCGAN nets, label planes concatenated to D's input
         config.model.conditioning = "concat"
         config.train.lr, config.train.beta1 = 2e-4, 0.5
-    if preset == "wgan-gp":  # same nets as gankit's preset for the speed comparison
+    if preset == "wgan-gp" and same_nets:  # gankit's critic is layer-normed
         config.model.d_norm = gankit.preset("wgan-gp").model.d_norm
     config.train.batch_size = batch_size
     return config

@@ -10,6 +10,7 @@ and the data held in memory as one tensor (no DataLoader overhead to handicap it
 from __future__ import annotations
 
 import copy
+import functools
 import time
 
 import torch
@@ -38,7 +39,7 @@ class ReferenceLoop:
         self.opt_g, self.opt_d = make(self.generator), make(self.discriminator)
         self.images, self.labels = dataset.images, dataset.labels
         self.batch_size = train.batch_size
-        self.num_classes = model.num_classes if model.conditional else 0
+        self.num_classes = model.num_classes
 
     def _optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
         train = self.train_config
@@ -61,7 +62,7 @@ class ReferenceLoop:
                 self.discriminator(real, labels), self.discriminator(fake, labels)
             )
             if self.model_config.gp_weight:
-                critic = lambda x: self.discriminator(x, labels)  # noqa: E731
+                critic = functools.partial(self.discriminator, labels=labels)
                 loss_d = loss_d + self.model_config.gp_weight * gradient_penalty(critic, real, fake)
             self.opt_d.zero_grad()
             loss_d.backward()

@@ -147,10 +147,67 @@ def run_models(args: argparse.Namespace) -> None:
         )
 
 
+def add_eval(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("eval", help="FID, KID, IS, precision/recall of generated images")
+    parser.add_argument("source", help="a run directory, a samples.npz or an image folder")
+    parser.add_argument("--metrics", default="fid,kid,is,pr", help="comma-separated")
+    parser.add_argument("--n", type=int, default=10000, help="images to score")
+    parser.add_argument("--ref", default="fashion-mnist:test", help="reference data spec")
+    parser.add_argument("--feature-net", default="fashion", help="fashion | inception")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the numbers as JSON")
+
+
+def run_eval(args: argparse.Namespace) -> None:
+    import json
+
+    from gankit.metrics.evaluate import evaluate, format_table
+    from gankit.train.checkpoint import write_atomic
+
+    if args.n <= 0:
+        raise GankitError(f"--n must be positive, got {args.n}")
+    results = evaluate(
+        args.source,
+        metrics=args.metrics.split(","),
+        n=args.n,
+        ref=args.ref,
+        feature_net=args.feature_net,
+        seed=args.seed,
+    )
+    print(format_table(results))
+    if args.json:
+        write_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())
+
+
+def add_classifier(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "classifier", help="train a feature/classifier network (the one FID etc. use)"
+    )
+    parser.add_argument("--data", default="fashion-mnist", help="labelled data spec")
+    parser.add_argument("--out", type=Path, required=True, help="output .safetensors")
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run_classifier(args: argparse.Namespace) -> None:
+    import json
+
+    from gankit.metrics.classifier import train_classifier
+
+    command = (
+        f"gankit classifier --data {args.data} --out {args.out} --steps {args.steps} "
+        f"--seed {args.seed}"
+    )
+    _, summary = train_classifier(args.data, args.out, args.steps, args.seed, command=command)
+    print(json.dumps(summary, indent=2))
+
+
 COMMANDS = {
     "train": (add_train, run_train),
     "sample": (add_sample, run_sample),
+    "eval": (add_eval, run_eval),
     "models": (add_models, run_models),
+    "classifier": (add_classifier, run_classifier),
 }
 
 
@@ -159,11 +216,6 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(commands)
-    from gankit.cli_extra import EXTRA_COMMANDS
-
-    for add, _run in EXTRA_COMMANDS.values():
-        add(commands)
-    COMMANDS.update(EXTRA_COMMANDS)
     return parser
 
 

@@ -91,30 +91,30 @@ def write_report(run_dir: Path) -> Path:
     return write(run_dir)
 
 
+class Sampler:
+    """A model seen through another generator network (the EMA): what evaluation samples from."""
+
+    def __init__(self, model: GANModel, network: nn.Module) -> None:
+        self.model, self.network, self.num_classes = model, network, model.num_classes
+
+    def sample(self, n: int, *, labels: Tensor | None = None, seed: int | None = None) -> Tensor:
+        return self.model.sample(n, labels=labels, seed=seed, generator=self.network)
+
+
 @torch.no_grad()
 def evaluate_generator(model: GANModel, network: nn.Module, config: RunConfig) -> dict:
     """FID etc. of `eval_n` samples against the training data's test split."""
-    from gankit.metrics.evaluate import evaluate_images  # optional heavy import
+    from gankit.metrics.evaluate import evaluate  # a heavy import, only when evaluation is on
 
+    was_training = network.training
     network.eval()
-    n = config.train.eval_n
-    labels = (torch.arange(n) % model.num_classes) if model.num_classes else None
-    chunks = [
-        model.sample(
-            len(part),
-            labels=None if labels is None else labels[part],
-            seed=config.seed + 777 + i,
-            generator=network,
-        ).cpu()
-        for i, part in enumerate(torch.arange(n).split(500))
-    ]
-    network.train()
-    return evaluate_images(
-        torch.cat(chunks),
-        labels,
-        ref=_test_spec(config.data.spec),
-        metrics=config.train.eval_metrics,
-    )
+    try:
+        results = evaluate(Sampler(model, network), metrics=config.train.eval_metrics,
+                           n=config.train.eval_n, ref=_test_spec(config.data.spec),
+                           seed=config.seed)
+    finally:
+        network.train(was_training)
+    return {key: value for key, value in results.items() if isinstance(value, (int, float))}
 
 
 def _test_spec(spec: str) -> str:
