@@ -33,7 +33,7 @@ def pattern_images(n: int, size: int = 28, classes: int = 4, seed: int = 0) -> t
 
 @pytest.fixture(scope="session")
 def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A data spec for a 256-image MNIST-format dataset (train and test), gzipped like the real one."""
+    """A data spec for a 256-image MNIST-format dataset (train and test), gzipped as the real."""
     root = tmp_path_factory.mktemp("tiny-mnist")
     for split, n in (("train", 256), ("t10k", 64)):
         images, labels = pattern_images(n, seed=len(split))

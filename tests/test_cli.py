@@ -6,8 +6,18 @@ import pytest
 
 from gankit.cli import main
 
-TINY = ["--set", "model.z_dim=8", "--set", "model.width=4", "--set", "model.image_size=16",
-        "--set", "train.tensorboard=false", "--batch-size", "16"]
+TINY = [
+    "--set",
+    "model.z_dim=8",
+    "--set",
+    "model.width=4",
+    "--set",
+    "model.image_size=16",
+    "--set",
+    "train.tensorboard=false",
+    "--batch-size",
+    "16",
+]
 
 
 def run_cli(capsys, *args):
@@ -19,24 +29,44 @@ def run_cli(capsys, *args):
 @pytest.fixture(scope="module")
 def cgan_run(tiny_mnist, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "cgan"
-    assert main(["train", "cgan", "--data", tiny_mnist, "--steps", "2", "--out", str(out),
-                 "--seed", "1", *TINY]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "cgan",
+                "--data",
+                tiny_mnist,
+                "--steps",
+                "2",
+                "--out",
+                str(out),
+                "--seed",
+                "1",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     return out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["train", "nope"], "unknown model 'nope'"),
-    (["train", "dcgan", "--set", "train.lr=-1"], "train.lr must be positive"),
-    (["train", "dcgan", "--batch-size", "0"], "train.batch_size must be positive"),
-    (["train", "dcgan", "--set", "train.bogus=1"], "unknown key 'train.bogus'"),
-    (["train", "dcgan", "--set", "model.image_size=30"], "image size 30 cannot be made"),
-    (["train", "dcgan", "--data", "mnist:/no/such/dir"], "/no/such/dir: no train-images"),
-    (["train", "dcgan", "--data", "squares:/x"], "unknown data kind 'squares'"),
-    (["train", "dcgan", "--resume", "/tmp"], "/tmp: not a gankit run"),
-    (["sample", "/tmp", "--out", "x.npz"], "/tmp: not a gankit run"),
-])
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(capsys, tmp_path, monkeypatch, args,
-                                                           message):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "nope"], "unknown model 'nope'"),
+        (["train", "dcgan", "--set", "train.lr=-1"], "train.lr must be positive"),
+        (["train", "dcgan", "--batch-size", "0"], "train.batch_size must be positive"),
+        (["train", "dcgan", "--set", "train.bogus=1"], "unknown key 'train.bogus'"),
+        (["train", "dcgan", "--set", "model.image_size=30"], "image size 30 cannot be made"),
+        (["train", "dcgan", "--data", "mnist:/no/such/dir"], "/no/such/dir: no train-images"),
+        (["train", "dcgan", "--data", "squares:/x"], "unknown data kind 'squares'"),
+        (["train", "dcgan", "--resume", "/tmp"], "/tmp: not a gankit run"),
+        (["sample", "/tmp", "--out", "x.npz"], "/tmp: not a gankit run"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    capsys, tmp_path, monkeypatch, args, message
+):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(capsys, *args)
     assert code == 2
@@ -53,14 +83,28 @@ def test_existing_run_is_not_overwritten(cgan_run, tiny_mnist, capsys):
 
 def test_sample_npz_is_seeded_and_labelled(cgan_run, tmp_path, capsys):
     for name in ("a", "b"):
-        assert run_cli(capsys, "sample", cgan_run, "-n", 12, "--out", tmp_path / f"{name}.npz",
-                       "--seed", 0)[0] == 0
+        assert (
+            run_cli(
+                capsys, "sample", cgan_run, "-n", 12, "--out", tmp_path / f"{name}.npz", "--seed", 0
+            )[0]
+            == 0
+        )
     a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
     assert a["arr_0"].shape == (12, 16, 16, 1) and a["arr_0"].dtype == np.uint8
     assert np.array_equal(a["arr_0"], b["arr_0"]) and a["arr_1"].tolist() == [
-        i % 10 for i in range(12)]
-    code, _, _ = run_cli(capsys, "sample", cgan_run, "--labels", "0,3,7", "--grid",
-                         tmp_path / "grid.png", "--out", tmp_path / "c.npz")
+        i % 10 for i in range(12)
+    ]
+    code, _, _ = run_cli(
+        capsys,
+        "sample",
+        cgan_run,
+        "--labels",
+        "0,3,7",
+        "--grid",
+        tmp_path / "grid.png",
+        "--out",
+        tmp_path / "c.npz",
+    )
     assert code == 0 and (tmp_path / "grid.png").is_file()
     assert np.load(tmp_path / "c.npz")["arr_1"].tolist() == [0] * 8 + [3] * 8 + [7] * 8
 
@@ -82,6 +126,7 @@ def test_models_lists_every_preset_with_its_paper(capsys):
 
 
 def test_console_entry_point_runs():
-    result = subprocess.run([sys.executable, "-m", "gankit", "train", "nope"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "gankit", "train", "nope"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr

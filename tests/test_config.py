@@ -16,8 +16,16 @@ def test_presets_share_the_dcgan_code_with_different_values():
 
 def test_overrides_are_typed_and_checked():
     config = gankit.preset("cgan")
-    config_io.apply_overrides(config, ["train.lr=2e-4", "model.z_dim=64", "train.ema=0",
-                                       "train.eval_metrics=fid,kid", "data.spec=mnist:/x"])
+    config_io.apply_overrides(
+        config,
+        [
+            "train.lr=2e-4",
+            "model.z_dim=64",
+            "train.ema=0",
+            "train.eval_metrics=fid,kid",
+            "data.spec=mnist:/x",
+        ],
+    )
     assert config.train.lr == 2e-4 and config.model.z_dim == 64
     assert config.train.ema == 0.0 and isinstance(config.train.ema, float)
     assert config.train.eval_metrics == ["fid", "kid"] and config.data.spec == "mnist:/x"

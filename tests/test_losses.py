@@ -11,15 +11,14 @@ def test_logistic_losses_match_their_formulas():
     real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
     d_of = torch.sigmoid
     expected_d = -(torch.log(d_of(real)).mean() + torch.log(1 - d_of(fake)).mean())
+    minimax, non_saturating = torch.log(1 - d_of(fake)).mean(), -torch.log(d_of(fake)).mean()
     assert losses.d_logistic(real, fake).item() == pytest.approx(expected_d.item(), rel=1e-6)
-    assert losses.g_minimax(fake).item() == pytest.approx(
-        torch.log(1 - d_of(fake)).mean().item(), rel=1e-6)
-    assert losses.g_non_saturating(fake).item() == pytest.approx(
-        -torch.log(d_of(fake)).mean().item(), rel=1e-6)
+    assert losses.g_minimax(fake).item() == pytest.approx(minimax.item(), rel=1e-6)
+    assert losses.g_non_saturating(fake).item() == pytest.approx(non_saturating.item(), rel=1e-6)
 
 
 def test_minimax_saturates_where_non_saturating_does_not():
-    # D confidently rejects the fakes (logit -10): the minimax gradient vanishes, Sec. 3 of the paper
+    # D confidently rejects the fakes (logit -10): the minimax gradient vanishes (paper, Sec. 3)
     fake = torch.tensor([-10.0], requires_grad=True)
     (grad_minimax,) = torch.autograd.grad(losses.g_minimax(fake), fake)
     (grad_ns,) = torch.autograd.grad(losses.g_non_saturating(fake), fake)
@@ -38,8 +37,9 @@ def test_least_squares_wasserstein_hinge_values():
 def test_gradient_penalty_known_answer():
     # f(x) = w . x has gradient w everywhere: the penalty is (|w| - 1)^2
     weight = torch.tensor([3.0, 4.0])
-    penalty = losses.gradient_penalty(lambda x: x.flatten(1) @ weight, torch.randn(8, 2),
-                                      torch.randn(8, 2))
+    penalty = losses.gradient_penalty(
+        lambda x: x.flatten(1) @ weight, torch.randn(8, 2), torch.randn(8, 2)
+    )
     assert penalty.item() == pytest.approx((5.0 - 1.0) ** 2, rel=1e-5)
 
 

@@ -3,8 +3,8 @@ import gzip
 import numpy as np
 import pytest
 import torch
-
 from conftest import write_idx
+
 from gankit.data import Batcher, load_data
 from gankit.data.idx import read_idx
 from gankit.errors import GankitError
@@ -19,12 +19,15 @@ def test_gzip_detected_from_magic_not_name(tmp_path):
     assert np.array_equal(read_idx(packed), array)
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    (b"\x00\x00\x99\x01\x00\x00\x00\x01\x05", "bad magic"),
-    (b"\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x01", "size mismatch"),
-    (b"\x1f\x8bgarbage", "corrupt gzip"),
-    (b"", "bad magic"),
-])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"\x00\x00\x99\x01\x00\x00\x00\x01\x05", "bad magic"),
+        (b"\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x01", "size mismatch"),
+        (b"\x1f\x8bgarbage", "corrupt gzip"),
+        (b"", "bad magic"),
+    ],
+)
 def test_bad_files_name_the_file(tmp_path, payload, message):
     path = tmp_path / "bad-idx"
     path.write_bytes(payload)

@@ -23,8 +23,9 @@ def tiny(name: str, data: str, out) -> gankit.RunConfig:
 def test_every_preset_trains_samples_and_round_trips(name, tiny_mnist, tmp_path):
     run_dir = gankit.train(tiny(name, tiny_mnist, tmp_path / name))
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 3 and all(np.isfinite(v) for v in eval(lines[-1]).values()
-                                   if isinstance(v, float))
+    assert len(lines) == 3 and all(
+        np.isfinite(v) for v in eval(lines[-1]).values() if isinstance(v, float)
+    )
     assert sorted(p.name for p in (run_dir / "samples").iterdir())[-1] == "step-000003.png"
     assert (run_dir / "report.html").is_file()
     model = gankit.load(run_dir)

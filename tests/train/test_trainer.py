@@ -1,8 +1,8 @@
 import numpy as np
 import torch
+from conftest import write_idx
 
 import gankit
-from conftest import write_idx
 from gankit.models import build_model
 from gankit.train.checkpoint import load_checkpoint
 
