@@ -18,7 +18,7 @@ from gankit.errors import GankitError
 from gankit.models import PRESETS, GANModel, build_model
 from gankit.train import runs
 from gankit.train.checkpoint import load_checkpoint, strip_prefix
-from gankit.train.precision import resolve_device, resolve_precision
+from gankit.train.precision import compile_available, resolve_device, resolve_precision
 from gankit.train.trainer import Trainer
 
 CHOICES = {"optimizer": ("adam", "rmsprop"), "precision": ("auto", "fp32", "bf16", "fp16")}
@@ -87,13 +87,14 @@ def build_trainer(config: RunConfig, run_dir: Path) -> Trainer:
     model = build_model(config).to(device)
     if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if config.train.compile:
-        _compile(model)
     try:
         batcher = Batcher(dataset, config.train.batch_size, seed=config.seed)
     except ValueError as error:
         raise GankitError(f"{config.data.spec}: {error}") from None
-    return Trainer(config, model, batcher, run_dir, precision, total_steps(config, batcher))
+    trainer = Trainer(config, model, batcher, run_dir, precision, total_steps(config, batcher))
+    if config.train.compile and compile_available():  # after the EMA copy, which stays eager
+        _compile(model)
+    return trainer
 
 
 def train(config: RunConfig, resume: str | Path | None = None) -> Path:
@@ -120,7 +121,7 @@ def total_steps(config: RunConfig, batcher: Batcher) -> int:
 
 
 def _compile(model: GANModel) -> None:
-    """torch.compile each network in place; fall back to eager where the backend is missing."""
+    """torch.compile each network in place (state_dict keys unchanged)."""
     for network in (model.generator, getattr(model, "discriminator", None)):
         if network is not None:
             network.compile(dynamic=False)

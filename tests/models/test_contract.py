@@ -15,6 +15,7 @@ def tiny(name: str, data: str, out) -> gankit.RunConfig:
     train = config.train
     train.steps, train.batch_size, train.log_every = 3, 16, 1
     train.sample_every, train.checkpoint_every, train.tensorboard = 2, 2, False
+    train.compile = False  # compiling every preset would dominate the suite; tested on its own
     config.data.spec, config.out = data, str(out)
     return config
 
@@ -53,3 +54,10 @@ def test_conditional_sampling_obeys_labels(tiny_mnist, tmp_path):
     assert labels.tolist() == [0, 0, 3, 3, 9, 9]
     with pytest.raises(gankit.GankitError, match="labels must be in 0..9"):
         gankit.sample(model, 2, labels=torch.tensor([0, 10]))
+
+
+def test_compiled_training_matches_the_contract(tiny_mnist, tmp_path):
+    config = tiny("dcgan", tiny_mnist, tmp_path / "compiled")
+    config.train.compile = True
+    run_dir = gankit.train(config)
+    assert gankit.load(run_dir).sample(2).shape == (2, 1, 16, 16)

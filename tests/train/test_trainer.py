@@ -12,7 +12,7 @@ def config_for(data, out, steps, precision="fp32"):
     config.model.z_dim, config.model.width, config.model.image_size = 8, 8, 16
     config.train.steps, config.train.batch_size, config.train.precision = steps, 32, precision
     config.train.checkpoint_every, config.train.sample_every, config.train.log_every = 4, 4, 2
-    config.train.tensorboard = False
+    config.train.tensorboard, config.train.compile = False, False
     config.data.spec, config.out = data, str(out)
     return config
 

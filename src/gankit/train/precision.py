@@ -8,6 +8,8 @@ optimizer; channels_last for tensor cores.
 from __future__ import annotations
 
 import contextlib
+import functools
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -87,3 +89,21 @@ def flush_denormals(enabled: bool = True) -> Iterator[None]:
     finally:
         if applied:  # torch has no getter: restore its default
             torch.set_flush_denormal(False)
+
+
+@functools.cache
+def compile_available() -> bool:
+    """Whether torch.compile's default backend works here (it needs a C++ compiler on CPU).
+
+    Probed once on a tiny function, so that a machine without the toolchain trains eagerly with a
+    warning instead of failing at the first step.
+    """
+    try:
+        torch.compile(lambda x: x * 2 + 1, dynamic=False)(torch.ones(8))
+    except Exception as error:  # noqa: BLE001 (any backend failure means: run eagerly)
+        warnings.warn(
+            f"torch.compile is not usable here ({type(error).__name__}); running eagerly",
+            stacklevel=2,
+        )
+        return False
+    return True

@@ -109,9 +109,13 @@ def evaluate_generator(model: GANModel, network: nn.Module, config: RunConfig) -
     was_training = network.training
     network.eval()
     try:
-        results = evaluate(Sampler(model, network), metrics=config.train.eval_metrics,
-                           n=config.train.eval_n, ref=_test_spec(config.data.spec),
-                           seed=config.seed)
+        results = evaluate(
+            Sampler(model, network),
+            metrics=config.train.eval_metrics,
+            n=config.train.eval_n,
+            ref=_test_spec(config.data.spec),
+            seed=config.seed,
+        )
     finally:
         network.train(was_training)
     return {key: value for key, value in results.items() if isinstance(value, (int, float))}
