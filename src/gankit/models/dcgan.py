@@ -97,6 +97,7 @@ FAST = {
     "beta1": 0.5,
     "beta2": 0.999,
     "ema": 0.999,
+    "steps": 10000,
 }
 FAST_WHY = (
     "bf16 autocast where the CPU/GPU has it, the D-step fakes reused for the G step, "
