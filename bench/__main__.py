@@ -17,6 +17,9 @@ def main() -> None:
     quality.add_argument("--budget", type=float, default=600.0, help="seconds of training each")
     quality.add_argument("--n", type=int, default=10000, help="samples for the metrics")
     quality.add_argument("--only", choices=("gankit", "reference", "both"), default="both")
+    quality.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override gankit's config"
+    )
     args = parser.parse_args()
     if args.command == "speed":
         from bench.speed import main as run
@@ -25,7 +28,7 @@ def main() -> None:
     else:
         from bench.quality import main as run
 
-        run(args.presets.split(","), args.budget, args.n, args.only)
+        run(args.presets.split(","), args.budget, args.n, args.only, args.set)
 
 
 if __name__ == "__main__":

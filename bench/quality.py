@@ -16,6 +16,7 @@ import torch
 import gankit
 from bench.common import RESULTS, filled, reference_config, write_result
 from bench.reference import ReferenceLoop
+from gankit.config import apply_overrides
 from gankit.data import load_data
 from gankit.metrics.evaluate import evaluate
 from gankit.train.checkpoint import load_checkpoint
@@ -29,8 +30,9 @@ def score(source: object, n: int) -> dict:
     return {key: round(float(results[key]), 4) for key in keep if key in results}
 
 
-def run_gankit(preset: str, budget: float, n: int) -> dict:
+def run_gankit(preset: str, budget: float, n: int, overrides: list[str] = ()) -> dict:
     config = gankit.preset(preset)
+    apply_overrides(config, list(overrides))  # e.g. train.lr=4e-4, to compare variants
     config.train.max_seconds, config.train.steps = budget, 10**9
     config.out = str(RESULTS / "runs" / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = gankit.train(config)
@@ -53,15 +55,18 @@ def floor(n: int) -> dict:
     return score(train.images[-n:], n)
 
 
-def main(presets: list[str], budget: float, n: int, only: str = "both") -> None:
+def main(
+    presets: list[str], budget: float, n: int, only: str = "both", overrides: list[str] = ()
+) -> None:
     rows = {"floor": floor(n)}
     print(f"floor (real training slice): {rows['floor']}", flush=True)
     for preset in presets:
         if only in ("gankit", "both"):
-            rows[f"gankit:{preset}"] = run_gankit(preset, budget, n)
+            rows[f"gankit:{preset}"] = run_gankit(preset, budget, n, overrides)
             print(f"gankit {preset}: {rows[f'gankit:{preset}']}", flush=True)
         if only in ("reference", "both"):
             rows[f"reference:{preset}"] = run_reference(preset, budget, n)
             print(f"reference {preset}: {rows[f'reference:{preset}']}", flush=True)
-    path = write_result("quality", {"budget_s": budget, "n": n, "rows": rows})
+    payload = {"budget_s": budget, "n": n, "overrides": list(overrides), "rows": rows}
+    path = write_result("quality", payload)
     print(f"wrote {path}")

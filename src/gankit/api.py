@@ -135,8 +135,14 @@ def resume_config(run_dir: str | Path, overrides: list[str] = ()) -> RunConfig:
     return config
 
 
-def load(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> GANModel:
-    """The trained model of a run, in eval mode; the generator holds the EMA weights if any."""
+def load(
+    run_dir: str | Path, device: str = "cpu", ema: bool = True, standing_statistics: bool = True
+) -> GANModel:
+    """The trained model of a run, in eval mode; the generator holds the EMA weights if any.
+
+    With `standing_statistics`, the generator's batch-norm statistics are re-estimated for the
+    weights it holds (see gankit.train.ema.with_standing_statistics), as the training grids were.
+    """
     run_dir = runs.check_run_dir(Path(run_dir))
     config = config_io.load(run_dir / "config.toml")
     model = build_model(config)
@@ -147,7 +153,10 @@ def load(run_dir: str | Path, device: str = "cpu", ema: bool = True) -> GANModel
     if ema and averaged:
         runs.load_weights(model.generator, averaged, path)
     model.run_config = config
-    return model.to(resolve_device(device)).eval()
+    model = model.to(resolve_device(device))
+    if standing_statistics:
+        model.generator = runs.ready_for_sampling(model, model.generator)
+    return model.eval()
 
 
 @torch.no_grad()

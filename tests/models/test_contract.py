@@ -61,3 +61,25 @@ def test_compiled_training_matches_the_contract(tiny_mnist, tmp_path):
     config.train.compile = True
     run_dir = gankit.train(config)
     assert gankit.load(run_dir).sample(2).shape == (2, 1, 16, 16)
+
+
+def test_lazy_gradient_penalty_runs_as_its_own_phase_every_n_steps(tiny_mnist, tmp_path):
+    config = tiny("wgan-gp", tiny_mnist, tmp_path / "lazy")
+    config.model.gp_every, config.train.d_steps = 2, 1
+    config, _ = gankit.api.prepare(config)
+    trainer = gankit.api.build_trainer(config, tmp_path / "lazy")
+    calls = []
+
+    def counted(batch, step):
+        losses = trainer.model.__class__.discriminator_regularizer(trainer.model, batch, step)
+        calls.append((step, losses["loss"].item(), losses["gp"].item()))
+        return losses
+
+    trainer.regularizer.loss = counted
+    # The critic phase itself no longer adds the penalty: its loss is the Wasserstein one alone.
+    assert "gp" not in trainer.model.discriminator_loss(trainer.next_batch(), 0)
+    logged = [trainer.train_step() for _ in range(5)]
+    assert [step for step, _, _ in calls] == [0, 2, 4]
+    for _, loss, penalty in calls:  # weighted gp_every x lambda, so the average weight is lambda
+        assert loss == pytest.approx(2 * 10.0 * penalty, rel=1e-4)
+    assert ["gp" in entry for entry in logged] == [True, False, True, False, True]

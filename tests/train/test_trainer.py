@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from conftest import write_idx
 
@@ -55,3 +56,27 @@ def test_time_budget_stops_with_a_checkpoint(tiny_mnist, tmp_path):
     run_dir = gankit.train(config)
     _, state = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
     assert 0 < state["step"] < 100000
+
+
+def test_learning_rate_decays_linearly_to_zero(tiny_mnist, tmp_path):
+    config = config_for(tiny_mnist, tmp_path / "decay", 10)
+    config.train.lr_decay_start = 0.5
+    run_dir = gankit.train(config)
+    _, state = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    # the last step (step index 9, progress 0.9) ran at (1 - 0.9) / (1 - 0.5) of the base lr
+    for groups in state["optimizers"].values():
+        assert groups[0]["lr"] == pytest.approx(0.2 * config.train.lr)
+
+
+def test_standing_statistics_match_the_weights():
+    from torch import nn
+
+    from gankit.train.ema import with_standing_statistics
+
+    network = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    network[1].running_mean.fill_(100.0)  # stale statistics, as averaged EMA buffers can be
+    inputs = [torch.randn(64, 4) for _ in range(4)]
+    calibrated = with_standing_statistics(network, lambda net, i: net(inputs[i]), batches=4)
+    expected = network[0](torch.cat(inputs)).mean(0)
+    assert torch.allclose(calibrated[1].running_mean, expected, atol=1e-5)
+    assert network[1].running_mean[0] == 100.0 and not calibrated.training

@@ -53,6 +53,16 @@ class GANModel(nn.Module):
         """Called after each discriminator optimizer step (e.g. WGAN weight clipping)."""
 
     @property
+    def regularizer_interval(self) -> int:
+        """N > 0: `discriminator_regularizer` runs as its own phase every N steps (lazy
+        regularisation, Karras et al. 2020, Sec. 3.1); 0: the model has none."""
+        return 0
+
+    def discriminator_regularizer(self, batch: Batch, step: int) -> Losses:
+        """A penalty on the discriminator alone, already scaled by the interval (a lazy phase)."""
+        raise NotImplementedError
+
+    @property
     def num_classes(self) -> int:
         """Classes a conditional model can be asked for (0 when unconditional)."""
         return int(getattr(self.config, "num_classes", 0) or 0)

@@ -38,6 +38,7 @@ class NoiseGANConfig:
     g_norm: str = "batch"
     adversarial: str = "non_saturating"
     gp_weight: float = 0.0  # > 0: WGAN-GP gradient penalty weight (lambda)
+    gp_every: int = 1  # > 1: the penalty as a lazy phase every N steps, weighted N x lambda
     clip: float = 0.0  # > 0: WGAN weight clipping to [-clip, clip]
     reuse_fakes: bool = True  # the generator phase reuses the discriminator phase's fakes
 
@@ -139,12 +140,31 @@ class NoiseGAN(GANModel):
             "d_real": real_logits.detach().mean(),
             "d_fake": fake_logits.detach().mean(),
         }
-        if self.config.gp_weight > 0:
+        if self.config.gp_weight > 0 and not self.regularizer_interval:
             penalty = gradient_penalty(lambda x: self.discriminator(x, labels), real, fake)
             losses["gp"] = penalty
             loss_d = loss_d + self.config.gp_weight * penalty
         losses["loss"] = loss_d
         return losses
+
+    @property
+    def regularizer_interval(self) -> int:
+        lazy = self.config.gp_weight > 0 and self.config.gp_every > 1
+        return self.config.gp_every if lazy else 0
+
+    def discriminator_regularizer(self, batch: Batch, step: int) -> Losses:
+        """The gradient penalty alone, every `gp_every` steps at gp_every x lambda, so that its
+        average weight stays lambda (lazy regularisation, Karras et al. 2020, Sec. 3.1)."""
+        real, labels = batch["image"], self._labels(batch)
+        if self._fakes is not None:  # the critic phase's fakes, on this same batch
+            fake = self._fakes[0]
+        else:
+            z = noise(len(real), self.config.z_dim, None, real.device)
+            with torch.no_grad():
+                fake = self.generator(z, labels)
+        penalty = gradient_penalty(lambda x: self.discriminator(x, labels), real, fake)
+        weight = self.config.gp_weight * self.config.gp_every
+        return {"loss": weight * penalty, "gp": penalty}
 
     def generator_loss(self, batch: Batch, step: int) -> Losses:
         if self._fakes is not None:

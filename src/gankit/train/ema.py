@@ -7,6 +7,9 @@ instead of being dominated by the random initialisation.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
@@ -33,3 +36,28 @@ def make_ema(network: nn.Module, decay: float) -> AveragedModel:
     ema.eval()
     ema.requires_grad_(False)
     return ema
+
+
+@torch.no_grad()
+def with_standing_statistics(
+    network: nn.Module, forward: Callable[[nn.Module, int], None], batches: int = 16
+) -> nn.Module:
+    """A copy of `network` whose batch-norm statistics are re-estimated by running it.
+
+    The EMA generator's weights are an average, but its running statistics are the average of the
+    raw generator's: they do not match the averaged weights. Re-estimating them on noise ("standing
+    statistics", Brock et al. 2019, Sec. 3.1) fixes that; `forward(copy, i)` runs batch i in train
+    mode. Networks without batch norm are returned as they are.
+    """
+    norms = [m for m in network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return network
+    calibrated = copy.deepcopy(network)
+    for module in calibrated.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over the calibration batches
+    calibrated.train()
+    for index in range(batches):
+        forward(calibrated, index)
+    return calibrated.eval()

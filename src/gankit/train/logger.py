@@ -19,22 +19,31 @@ class Logger:
     def __init__(self, run_dir: Path, config: RunConfig, total_steps: int) -> None:
         self.run_dir, self.config, self.total = run_dir, config, total_steps
         self.images_per_step = config.train.batch_size * max(1, config.train.d_steps)
-        self.sums: dict[str, Tensor] = {}
+        self.sums: dict[str, tuple[Tensor | float, int]] = {}
         self.count = 0
         self.bar: tqdm | None = None
         self.writer = None
         self.last_time, self.last_step = 0.0, 0
+        self.by_time, self.shown_time = False, 0
 
-    def start(self, step: int) -> None:
+    def start(self, step: int, elapsed: float = 0.0) -> None:
+        # With a wall-clock budget the bar counts seconds, so that its ETA is the budget's end (a
+        # step count of "until the time runs out" has no meaningful total); else it counts steps.
+        budget = self.config.train.max_seconds
+        self.by_time = budget > 0
         self.bar = tqdm(
-            total=self.total,
-            initial=step,
+            total=round(budget) if self.by_time else self.total,
+            initial=round(min(elapsed, budget)) if self.by_time else step,
             desc=self.config.name,
-            unit="step",
+            unit="s" if self.by_time else "step",
             dynamic_ncols=True,
             mininterval=1.0,
             smoothing=0.1,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}{postfix}]"
+            if self.by_time
+            else None,
         )
+        self.shown_time = round(min(elapsed, budget)) if self.by_time else 0
         self.last_time, self.last_step = time.perf_counter(), step
         if self.config.train.tensorboard and self.writer is None:
             try:
@@ -46,10 +55,15 @@ class Logger:
 
     def record(self, step: int, losses: dict[str, Tensor], elapsed: float) -> None:
         """Add one step's losses; every `log_every` steps, write their means."""
-        for key, value in losses.items():
-            self.sums[key] = self.sums[key] + value.float() if key in self.sums else value.float()
+        for key, value in losses.items():  # counted per key: a lazy phase logs every N steps
+            total, count = self.sums.get(key, (0.0, 0))
+            self.sums[key] = (total + value.float(), count + 1)
         self.count += 1
-        if self.bar is not None:
+        if self.bar is not None and self.by_time:
+            now = round(min(elapsed, self.config.train.max_seconds))
+            self.bar.update(now - self.shown_time)
+            self.shown_time = now
+        elif self.bar is not None:
             self.bar.update(1)
         if step % self.config.train.log_every == 0 or step == self.total:
             self.flush(step, elapsed)
@@ -64,12 +78,13 @@ class Logger:
             "time": round(elapsed, 2),
             "img_per_s": round(rate, 1),
         }
-        record |= {key: round(float(value) / self.count, 5) for key, value in self.sums.items()}
+        record |= {key: round(float(total) / count, 5) for key, (total, count) in self.sums.items()}
         self.sums, self.count = {}, 0
         self.last_time, self.last_step = now, step
         if self.bar is not None:
             shown = {k: f"{v:.3g}" for k, v in record.items() if k.startswith("loss")}
-            self.bar.set_postfix(img_s=f"{rate:.0f}", **shown, refresh=False)
+            steps = {"step": step} if self.by_time else {}
+            self.bar.set_postfix(**steps, img_s=f"{rate:.0f}", **shown, refresh=False)
         self.write(record)
 
     def write(self, record: dict[str, Any]) -> None:

@@ -11,8 +11,10 @@ from torch import Tensor, nn
 from gankit.config import RunConfig
 from gankit.errors import GankitError
 from gankit.models import GANModel
+from gankit.train.ema import with_standing_statistics
 
 GRID_SIZE = 64
+CALIBRATION_SEED = 999_983  # batch-norm re-estimation never draws from the training RNG
 GRID_SEED_OFFSET = 12345  # the fixed-noise grid never draws from the training RNG
 
 
@@ -64,6 +66,16 @@ def grid_labels(model: GANModel, n: int = GRID_SIZE) -> Tensor | None:
     if not model.num_classes:
         return None
     return (torch.arange(n) // 8) % model.num_classes
+
+
+def ready_for_sampling(model: GANModel, network: nn.Module) -> nn.Module:
+    """`network` in eval mode with its batch-norm statistics re-estimated on fixed noise."""
+    batch = 128
+
+    def forward(copy: nn.Module, index: int) -> None:
+        model.sample(batch, seed=CALIBRATION_SEED + index, generator=copy)
+
+    return with_standing_statistics(network, forward).eval()
 
 
 @torch.no_grad()

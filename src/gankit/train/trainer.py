@@ -79,10 +79,12 @@ class Trainer:
         self.precision, self.total_steps, self.step = precision, total_steps, 0
         self.device = precision.device
         self.phases = self._make_phases()
+        self.regularizer = self._make_regularizer()
         ema_decay = config.train.ema
         self.ema = make_ema(model.generator, ema_decay) if ema_decay > 0 else None
         self.logger = Logger(run_dir, config, total_steps)
         self.elapsed, self.best_fid, self._stop = 0.0, math.inf, False
+        self.max_seconds = config.train.max_seconds
 
     def _make_phases(self) -> list[Phase]:
         train, model = self.config.train, self.model
@@ -118,6 +120,21 @@ class Trainer:
                 phase.scaler = torch.amp.GradScaler("cuda")
         return phases
 
+    def _make_regularizer(self) -> Phase | None:
+        """The lazy discriminator regulariser: the discriminator's optimizer, every N steps."""
+        if not self.model.regularizer_interval or len(self.phases) < 2:
+            return None
+        discriminator = self.phases[0]
+        return Phase(
+            "regularizer",
+            discriminator.parameters,
+            discriminator.optimizer,
+            self.model.discriminator_regularizer,
+            discriminator.after,
+            [],
+            discriminator.scaler,
+        )
+
     def run_phase(self, phase: Phase, batch: Batch) -> Losses:
         """One update of `phase`: its parameters train, its `frozen` ones get no gradients."""
         for parameter in phase.parameters:
@@ -147,6 +164,8 @@ class Trainer:
             for _ in range(self.config.train.d_steps):
                 batch = self.next_batch()
                 logged.update(self.run_phase(phase, batch))
+        if self.regularizer and self.step % self.model.regularizer_interval == 0:
+            logged.update(self.run_phase(self.regularizer, batch))  # the last critic batch
         if not critic_phases:
             batch = self.next_batch()
         logged.update(self.run_phase(generator_phase, batch))
@@ -165,20 +184,27 @@ class Trainer:
             for key, value in batch.items()
         }
 
+    def progress(self) -> float:
+        """How far the run is, 0..1: by steps, or by the time budget when that comes first."""
+        by_steps = self.step / max(1, self.total_steps)
+        by_time = self.elapsed / self.max_seconds if self.max_seconds else 0.0
+        return min(1.0, max(by_steps, by_time))
+
     def _set_lr(self) -> None:
-        """Constant, then linear decay to 0 after `lr_decay_start` of the steps (pix2pix-style)."""
-        start = self.config.train.lr_decay_start * self.total_steps
+        """Constant, then linear decay to 0 from `lr_decay_start` of the run (pix2pix-style)."""
+        start = self.config.train.lr_decay_start
         factor = 1.0
-        if self.step >= start and self.total_steps > start:
-            factor = max(0.0, 1.0 - (self.step - start) / (self.total_steps - start))
+        if start < 1.0:
+            factor = min(1.0, max(0.0, (1.0 - self.progress()) / (1.0 - start)))
         for phase in self.phases:
             for group in phase.optimizer.param_groups:
                 group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
 
     def run(self, max_seconds: float = 0.0) -> None:
         """Train until total_steps (or the time budget, or Ctrl-C), checkpointing on the way."""
+        self.max_seconds = max_seconds
         previous = signal.signal(signal.SIGINT, self._interrupt) if _main_thread() else None
-        self.logger.start(self.step)
+        self.logger.start(self.step, self.elapsed)
         try:
             with flush_denormals(self.device.type == "cpu"):
                 self._loop(max_seconds)
@@ -220,8 +246,9 @@ class Trainer:
 
     @property
     def sampling_network(self) -> nn.Module:
-        """The EMA generator when there is one, else the generator itself."""
-        return self.ema.module if self.ema is not None else self.model.generator
+        """The EMA generator when there is one (else the generator), ready for sampling."""
+        network = self.ema.module if self.ema is not None else self.model.generator
+        return runs.ready_for_sampling(self.model, network)
 
     def save_samples(self) -> None:
         images = runs.fixed_samples(self.model, self.sampling_network, self.config.seed)
