@@ -9,7 +9,10 @@ def test_presets_share_the_dcgan_code_with_different_values():
     lsgan, wgan_gp = gankit.preset("lsgan"), gankit.preset("wgan-gp")
     assert lsgan.model.arch == wgan_gp.model.arch == "dcgan"
     assert lsgan.model.adversarial == "least_squares"
-    assert (wgan_gp.model.gp_weight, wgan_gp.train.d_steps, wgan_gp.train.beta1) == (10.0, 5, 0.0)
+    assert (wgan_gp.model.gp_weight, wgan_gp.train.d_steps, wgan_gp.train.beta1) == (10.0, 1, 0.0)
+    paper = gankit.preset("wgan-gp-paper")  # the published recipe stays one name away
+    assert (paper.train.d_steps, paper.train.lr, paper.train.beta2) == (5, 1e-4, 0.9)
+    assert (paper.model.d_norm, paper.train.precision) == ("none", "fp32")
     wgan = gankit.preset("wgan")
     assert (wgan.train.optimizer, wgan.train.lr, wgan.model.clip) == ("rmsprop", 5e-5, 0.01)
 

@@ -6,6 +6,7 @@ from conftest import write_idx
 import gankit
 from gankit.models import build_model
 from gankit.train.checkpoint import load_checkpoint
+from gankit.train.trainer import Trainer
 
 
 def config_for(data, out, steps, precision="fp32"):
@@ -18,19 +19,46 @@ def config_for(data, out, steps, precision="fp32"):
     return config
 
 
-def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_mnist, tmp_path):
-    straight = gankit.train(config_for(tiny_mnist, tmp_path / "straight", 10))
-    # A run stopped at step 6 (a time budget of ~0 s stops it after the first step, so use steps).
-    first = gankit.train(config_for(tiny_mnist, tmp_path / "resumed", 6))
-    resumed = gankit.train(gankit.resume_config(first, ["train.steps=10"]), resume=first)
+def assert_same_checkpoints(straight, resumed, steps):
     a, state_a = load_checkpoint(straight / "checkpoints" / "last.safetensors")
     b, state_b = load_checkpoint(resumed / "checkpoints" / "last.safetensors")
-    assert state_a["step"] == state_b["step"] == 10
+    assert state_a["step"] == state_b["step"] == steps
     assert set(a) == set(b)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tiny_mnist, tmp_path, monkeypatch):
+    # The default recipe decays the lr over the second half: the schedule must survive the stop.
+    assert gankit.preset("dcgan").train.lr_decay_start < 1
+    straight = gankit.train(config_for(tiny_mnist, tmp_path / "straight", 10))
+    step = Trainer.train_step
+
+    def interrupted_at_6(trainer):  # what Ctrl-C does: stop after the current step
+        losses = step(trainer)
+        trainer._stop = trainer._stop or trainer.step == 6
+        return losses
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted_at_6)
+    first = gankit.train(config_for(tiny_mnist, tmp_path / "resumed", 10))
+    assert load_checkpoint(first / "checkpoints" / "last.safetensors")[1]["step"] == 6
+    monkeypatch.setattr(Trainer, "train_step", step)
+    resumed = gankit.train(gankit.resume_config(first), resume=first)
+    assert_same_checkpoints(straight, resumed, 10)
     steps = [line for line in (resumed / "metrics.jsonl").read_text().splitlines()]
     assert len(steps) == 5  # steps 2..10 logged once each, across both sessions
+
+
+def test_resume_with_more_steps_continues_a_constant_lr_run_exactly(tiny_mnist, tmp_path):
+    def constant(out, steps):
+        config = config_for(tiny_mnist, out, steps)
+        config.train.lr_decay_start = 1.0  # a decay follows the total, which this run changes
+        return config
+
+    straight = gankit.train(constant(tmp_path / "straight", 10))
+    first = gankit.train(constant(tmp_path / "resumed", 6))
+    resumed = gankit.train(gankit.resume_config(first, ["train.steps=10"]), resume=first)
+    assert_same_checkpoints(straight, resumed, 10)
 
 
 def test_losses_fall_on_a_trivial_distribution(tmp_path):

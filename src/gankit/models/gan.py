@@ -33,6 +33,7 @@ class NoiseGANConfig:
     num_classes: int = 0  # > 0: class-conditional (Mirza & Osindero 2014)
     conditional: bool = False
     conditioning: str = "projection"  # discriminator: "projection" | "concat"
+    minibatch_std: int = 0  # > 0: conv D appends the batch-spread channel, groups of this size
     width: int = 64  # channels of the widest-resolution conv layer (MLP: first hidden layer / 4)
     d_norm: str = "batch"
     g_norm: str = "batch"

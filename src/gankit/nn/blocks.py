@@ -81,3 +81,25 @@ def label_planes(images: Tensor, labels: Tensor, num_classes: int) -> Tensor:
     """Append the one-hot label as constant image planes: (B, C + K, H, W) (input conditioning)."""
     planes = F.one_hot(labels, num_classes).to(images.dtype)[:, :, None, None]
     return torch.cat([images, planes.expand(-1, -1, *images.shape[2:])], dim=1)
+
+
+class MinibatchStd(nn.Module):
+    """Appends the batch's feature spread as one more channel (Karras et al. 2018, Sec. 3).
+
+    The standard deviation of each feature over groups of `group` samples, averaged to one number
+    per group and broadcast as a constant plane: a discriminator that sees it can tell a batch of
+    look-alike fakes from a varied real batch, which pushes the generator to cover more modes.
+    (B, C, H, W) -> (B, C + 1, H, W); B must be a multiple of the group (else the whole batch).
+    """
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, features: Tensor) -> Tensor:
+        batch, channels, height, width = features.shape
+        group = self.group if batch % self.group == 0 else batch
+        grouped = features.float().reshape(group, -1, channels, height, width)
+        spread = (grouped.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B / G,)
+        plane = spread.to(features.dtype).view(1, -1, 1, 1, 1).expand(group, -1, 1, height, width)
+        return torch.cat([features, plane.reshape(batch, 1, height, width)], dim=1)
