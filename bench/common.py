@@ -37,8 +37,8 @@ def reference_config(preset: str, batch_size: int = 128, same_nets: bool = False
     if preset == "cgan":  # the conditional DCGAN nets, label planes concatenated to D's input
         config.model.conditioning = "concat"
         config.train.beta1 = 0.5
-    if preset == "wgan-gp" and same_nets:  # gankit's critic is layer-normed
-        config.model.d_norm = gankit.preset("wgan-gp").model.d_norm
+    if same_nets:  # e.g. gankit's dcgan D has no batch norm, its wgan-gp critic is layer-normed
+        config.model.d_norm = gankit.preset(preset).model.d_norm
     config.train.batch_size = batch_size
     return config
 

@@ -96,7 +96,7 @@ def main(presets: list[str], batch_size: int, seconds: float) -> None:
     for row in rows:
         print(
             f"{row['preset']:<9} {row['gankit_img_s']:>13} {row['reference_img_s']:>12} "
-            f"{row['speedup']:>8}x {row['sample_img_s']:>13} {row['gflop_per_step']:>11}"
+            f"{row['speedup']:>8}x {row['sample_img_s']:>13} {row['gflop_per_step'] or '-':>11}"
         )
     print(f"matmul peak: fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peak['bf16'] / 1e9:.0f}")
     path = write_result("speed", {"rows": rows, "peak_flops": peak, "seconds": seconds})
