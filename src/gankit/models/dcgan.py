@@ -97,7 +97,7 @@ def build_dcgan(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
 # gankit's default recipe on the DCGAN nets, measured on 2 CPU cores (bench/quality.py; the numbers
 # are in bench/results/ and the issue notes). At a fixed wall-clock budget the FID is mostly a
 # function of the number of updates, so the recipe buys updates: bf16 autocast and one generator
-# forward per step (the D-step fakes reused) make a step ~2x faster than the plain fp32 loop, and
+# forward per step (the D-step fakes reused) make a step 1.5-1.9x faster than the plain loop, and
 # batch 64 gives more updates per second than 128 (32 gives too noisy ones). Adam(8e-4, 0, 0.99)
 # with a linear decay over the second half of the run and an EMA of G learn faster per update than
 # Adam(2e-4, 0.5). The paper's recipe stays available as "<name>-paper".
@@ -114,9 +114,9 @@ FAST = {
 }
 FAST_WHY = (
     "bf16 autocast where the CPU/GPU has it, the D-step fakes reused for the G step, batch 64, "
-    "Adam(8e-4, 0, 0.99) decaying linearly to 0 over the second half, an EMA of G: about twice "
-    "the updates per second, each worth more, so a far better FID at a fixed time budget "
-    "(bench/quality.py)."
+    "Adam(8e-4, 0, 0.99) decaying linearly to 0 over the second half, an EMA of G: 1.5-1.9x "
+    "the images per second and more progress per update, so a far better FID at a fixed time "
+    "budget (bench/quality.py)."
 )
 PAPER_TRAIN = {"precision": "fp32", "ema": 0.0}
 RADFORD = (
