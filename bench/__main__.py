@@ -14,7 +14,12 @@ def main() -> None:
     speed.add_argument("--seconds", type=float, default=20.0, help="per measurement")
     quality = commands.add_parser("quality", help="FID etc. at a fixed wall-clock budget")
     quality.add_argument("--presets", default="dcgan,wgan-gp,cgan")
-    quality.add_argument("--budget", type=float, default=600.0, help="seconds of training each")
+    quality.add_argument(
+        "--budget",
+        type=float,
+        default=600.0,
+        help="seconds of training each (0: train.steps, see --set)",
+    )
     quality.add_argument("--n", type=int, default=10000, help="samples for the metrics")
     quality.add_argument("--only", choices=("gankit", "reference", "both"), default="both")
     quality.add_argument(

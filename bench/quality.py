@@ -33,12 +33,19 @@ def score(source: object, n: int) -> dict:
 def run_gankit(preset: str, budget: float, n: int, overrides: list[str] = ()) -> dict:
     config = gankit.preset(preset)
     apply_overrides(config, list(overrides))  # e.g. train.lr=4e-4, to compare variants
-    config.train.max_seconds, config.train.steps = budget, 10**9
+    if budget > 0:  # a wall-clock budget; budget 0 trains the config's train.steps instead
+        config.train.max_seconds, config.train.steps = budget, 10**9
+    started = time.perf_counter()
     config.out = str(RESULTS / "runs" / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = gankit.train(config)
     _, state = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
-    steps = state["step"]
-    return {"run": str(run_dir), "steps": steps, **score(gankit.load(run_dir), n)}
+    steps, seconds = state["step"], round(time.perf_counter() - started, 1)
+    return {
+        "run": str(run_dir),
+        "steps": steps,
+        "seconds": seconds,
+        **score(gankit.load(run_dir), n),
+    }
 
 
 def run_reference(preset: str, budget: float, n: int) -> dict:

@@ -4,8 +4,10 @@ Both networks see the class label y (Eq. 2: min_G max_D E log D(x|y) + E log(1 -
 generator gets y one-hot, concatenated to z (Sec. 3.2). The discriminator gets y either as extra
 input ("concat", the paper's choice; one-hot planes for conv nets) or by projection onto its last
 features ("projection", Miyato & Koyama 2018), which gankit's default uses because the requested
-class comes out far more reliably at the same budget. The conditioning layers live in
-gankit.nn.blocks, shared by the mlp and dcgan architectures; this module holds the presets.
+class comes out far more reliably at the same budget; it adds an auxiliary classifier to D
+(AC-GAN, Odena et al. 2017), so that samples are recognised as their class as often as real images
+are. The conditioning layers live in gankit.nn.blocks, shared by the mlp and dcgan architectures;
+this module holds the presets.
 """
 
 from gankit.models.dcgan import FAST, FAST_WHY, PAPER_TRAIN
@@ -18,10 +20,20 @@ register_preset(
         "cgan",
         "noise-gan",
         MIRZA,
-        "class-conditional DCGAN nets, projection discriminator, gankit's fast recipe",
-        model={"arch": "dcgan", "conditional": True, "conditioning": "projection"},
+        "class-conditional DCGAN nets, projection D with a class head, gankit's fast recipe",
+        model={
+            "arch": "dcgan",
+            "conditional": True,
+            "conditioning": "projection",
+            "class_weight": 1.0,
+        },
         train=FAST,
-        why=FAST_WHY + " Projection conditioning in D (Miyato & Koyama 2018).",
+        # Measured at 3000 steps (n=5000): class accuracy of the samples 89.5% without the class
+        # head, 93.8% at weight 0.5, 94.9% at 1.0 (real test images: 93.5%); FID 7.45, 7.81, 7.60.
+        why=FAST_WHY
+        + " Projection conditioning in D (Miyato & Koyama 2018) and an auxiliary classifier"
+        " (AC-GAN, Odena et al. 2017, weight 1): the requested class comes out as reliably as"
+        " in real images (94.9% vs 89.5% without it, same FID).",
     )
 )
 register_preset(

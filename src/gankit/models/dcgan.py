@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gankit.models.gan import NETWORKS, NoiseGANConfig, label_input
+from gankit.models.gan import (
+    NETWORKS,
+    NoiseGANConfig,
+    classifier_classes,
+    generator_classes,
+    label_input,
+)
 from gankit.models.registry import Preset, register_preset
 from gankit.nn.blocks import (
     NORMS,
@@ -34,12 +40,12 @@ class DCGANGenerator(nn.Module):
     def __init__(self, config: NoiseGANConfig) -> None:
         super().__init__()
         base, ups = conv_geometry(config.image_size)
-        self.num_classes = config.num_classes
+        self.num_classes = generator_classes(config)
         widths = [config.width * 2 ** (ups - 1 - i) for i in range(ups)]  # e.g. 128, 64 for 28px
         norm = NORMS.get(config.g_norm)
         self.shape = (widths[0], base, base)
         self.project = nn.Linear(
-            config.z_dim + config.num_classes, widths[0] * base * base, bias=False
+            config.z_dim + self.num_classes, widths[0] * base * base, bias=False
         )
         layers: list[nn.Module] = [norm(widths[0]), nn.ReLU(inplace=True)]
         for fan_in, fan_out in zip(widths, widths[1:], strict=False):
@@ -80,12 +86,19 @@ class DCGANDiscriminator(nn.Module):
         spread = [MinibatchStd(config.minibatch_std)] if config.minibatch_std > 0 else []
         self.trunk = nn.Sequential(*layers, *spread, nn.Flatten())
         self.head = ConditionalHead(
-            (widths[-1] + len(spread)) * base * base, config.num_classes, config.conditioning
+            (widths[-1] + len(spread)) * base * base,
+            config.num_classes,
+            config.conditioning,
+            classifier_classes(config),
         )
 
-    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+    def forward(
+        self, images: Tensor, labels: Tensor | None = None, classify: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Logits (B,); with `classify`, also the auxiliary class logits (B, K)."""
         features = self.trunk(label_input(images, labels, self.num_classes, self.concat))
-        return self.head(features, labels)
+        logits = self.head(features, labels)
+        return (logits, self.head.classify(features)) if classify else logits
 
 
 @NETWORKS.register("dcgan")

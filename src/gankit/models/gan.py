@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.losses import ADVERSARIAL, gradient_penalty
@@ -42,6 +43,18 @@ class NoiseGANConfig:
     gp_every: int = 1  # > 1: the penalty as a lazy phase every N steps, weighted N x lambda
     clip: float = 0.0  # > 0: WGAN weight clipping to [-clip, clip]
     reuse_fakes: bool = True  # the generator phase reuses the discriminator phase's fakes
+    latent_classes: int = 0  # > 0 (unconditional): a uniform categorical code joins z (InfoGAN)
+    class_weight: float = 0.0  # > 0: D's auxiliary classifier loss weight (AC-GAN / InfoGAN)
+
+
+def generator_classes(config: NoiseGANConfig) -> int:
+    """Size of the one-hot input G gets beside z: the class (cgan) or the latent code (InfoGAN)."""
+    return config.num_classes or config.latent_classes
+
+
+def classifier_classes(config: NoiseGANConfig) -> int:
+    """Outputs of D's auxiliary classifier head (0: none)."""
+    return generator_classes(config) if config.class_weight > 0 else 0
 
 
 Builder = Callable[[NoiseGANConfig], tuple[nn.Module, nn.Module]]
@@ -54,11 +67,11 @@ class MLPGenerator(nn.Module):
     def __init__(self, config: NoiseGANConfig) -> None:
         super().__init__()
         self.num_classes, self.shape = (
-            config.num_classes,
+            generator_classes(config),
             (config.channels, config.image_size, config.image_size),
         )
         widths = [
-            config.z_dim + config.num_classes,
+            config.z_dim + generator_classes(config),
             4 * config.width,
             8 * config.width,
             16 * config.width,
@@ -91,12 +104,19 @@ class MLPDiscriminator(nn.Module):
             layers += [nn.Linear(fan_in, fan_out), nn.LeakyReLU(0.2, inplace=True)]
         self.trunk = nn.Sequential(*layers)
         self.concat = concat
-        self.head = ConditionalHead(widths[-1], config.num_classes, config.conditioning)
+        self.head = ConditionalHead(
+            widths[-1], config.num_classes, config.conditioning, classifier_classes(config)
+        )
 
-    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+    def forward(
+        self, images: Tensor, labels: Tensor | None = None, classify: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Logits (B,); with `classify`, also the auxiliary class logits (B, K)."""
         if self.concat:
-            return self.head(self.trunk(one_hot_input(images.flatten(1), labels, self.num_classes)))
-        return self.head(self.trunk(images), labels)
+            images = one_hot_input(images.flatten(1), labels, self.num_classes)
+        features = self.trunk(images)
+        logits = self.head(features, labels)
+        return (logits, self.head.classify(features)) if classify else logits
 
 
 @NETWORKS.register("mlp")
@@ -126,21 +146,41 @@ class NoiseGAN(GANModel):
     def _labels(self, batch: Batch) -> Tensor | None:
         return batch["label"] if self.num_classes else None
 
+    def _codes(self, n: int, labels: Tensor | None, seed: int | None, device: torch.device):
+        """G's one-hot input: the class labels (cgan), a uniform categorical code (InfoGAN,
+        Chen et al. 2016, Sec. 5), or None."""
+        if self.num_classes or not self.config.latent_classes:
+            return labels
+        return latent_codes(n, self.config.latent_classes, seed, device)
+
+    def _judge(self, images: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """D's logits (B,) and, with an auxiliary classifier, its class logits (B, K)."""
+        if self.config.class_weight > 0:
+            return self.discriminator(images, labels, classify=True)
+        return self.discriminator(images, labels), None
+
     def discriminator_loss(self, batch: Batch, step: int) -> Losses:
         real, labels = batch["image"], self._labels(batch)
         z = noise(len(real), self.config.z_dim, None, real.device)
+        codes = self._codes(len(real), labels, None, real.device)
         # Keep the generator's graph only when the generator phase will reuse these fakes.
         with torch.set_grad_enabled(self.config.reuse_fakes):
-            fake = self.generator(z, labels)
-        self._fakes = (fake, labels) if self.config.reuse_fakes else None
-        real_logits = self.discriminator(real, labels)
-        fake_logits = self.discriminator(fake.detach(), labels)
+            fake = self.generator(z, codes)
+        self._fakes = (fake, labels, codes) if self.config.reuse_fakes else None
+        real_logits, real_classes = self._judge(real, labels)
+        fake_logits, fake_classes = self._judge(fake.detach(), labels)
         loss_d = self.adversarial.discriminator(real_logits, fake_logits)
         losses = {
             "loss_d": loss_d,
             "d_real": real_logits.detach().mean(),
             "d_fake": fake_logits.detach().mean(),
         }
+        if self.config.class_weight > 0:
+            # AC-GAN (Odena et al. 2017, Eq. 2-3): D learns the classes of the real images;
+            # InfoGAN (Chen et al. 2016, Eq. 5): D's Q head learns the fakes' codes.
+            logits, target = (real_classes, labels) if self.num_classes else (fake_classes, codes)
+            losses["class_d"] = F.cross_entropy(logits.float(), target)
+            loss_d = loss_d + self.config.class_weight * losses["class_d"]
         if self.config.gp_weight > 0 and not self.regularizer_interval:
             penalty = gradient_penalty(lambda x: self.discriminator(x, labels), real, fake)
             losses["gp"] = penalty
@@ -169,14 +209,19 @@ class NoiseGAN(GANModel):
 
     def generator_loss(self, batch: Batch, step: int) -> Losses:
         if self._fakes is not None:
-            fake, labels = self._fakes
+            fake, labels, codes = self._fakes
             self._fakes = None
         else:
-            labels = self._labels(batch)
-            z = noise(len(batch["image"]), self.config.z_dim, None, batch["image"].device)
-            fake = self.generator(z, labels)
-        loss_g = self.adversarial.generator(self.discriminator(fake, labels))
-        return {"loss": loss_g, "loss_g": loss_g}
+            real, labels = batch["image"], self._labels(batch)
+            codes = self._codes(len(real), labels, None, real.device)
+            fake = self.generator(noise(len(real), self.config.z_dim, None, real.device), codes)
+        fake_logits, fake_classes = self._judge(fake, labels)
+        loss_g = self.adversarial.generator(fake_logits)
+        losses = {"loss_g": loss_g}
+        if fake_classes is not None:  # G makes its class (or code) recognisable to D
+            losses["class_g"] = F.cross_entropy(fake_classes.float(), codes)
+            loss_g = loss_g + self.config.class_weight * losses["class_g"]
+        return {"loss": loss_g, **losses}
 
     def after_discriminator_step(self) -> None:
         if self.config.clip > 0:  # Arjovsky et al. 2017, Algorithm 1, line 7
@@ -197,11 +242,20 @@ class NoiseGAN(GANModel):
         if self.num_classes and labels is None:
             labels = torch.arange(n) % self.num_classes
         labels = labels.to(device) if labels is not None and self.num_classes else None
-        return network(noise(n, self.config.z_dim, seed, device), labels).float()
+        # The code's seed is offset so that it does not repeat the noise's random stream.
+        codes = self._codes(n, labels, None if seed is None else seed + 1, device)
+        return network(noise(n, self.config.z_dim, seed, device), codes).float()
 
     @classmethod
     def tiny_config(cls) -> NoiseGANConfig:
         return NoiseGANConfig(z_dim=8, image_size=16, channels=1, width=4)
+
+
+def latent_codes(n: int, classes: int, seed: int | None, device: torch.device) -> Tensor:
+    """Uniform categorical codes (n,): from the global RNG, or from `seed` without touching it."""
+    if seed is None:
+        return torch.randint(classes, (n,), device=device)
+    return torch.randint(classes, (n,), generator=torch.Generator().manual_seed(seed)).to(device)
 
 
 def label_input(images: Tensor, labels: Tensor | None, num_classes: int, concat: bool) -> Tensor:

@@ -62,19 +62,34 @@ class ConditionalHead(nn.Module):
 
     "projection" adds <embed(y), features> to the unconditional logit (Miyato & Koyama 2018, Eq. 3);
     "concat" conditioning happens at the input instead (see `label_planes`), so the head is plain.
+    `classes` > 0 adds an auxiliary classifier over the same features (`classify`): AC-GAN's
+    class head (Odena et al. 2017) or InfoGAN's Q head for a categorical code (Chen et al. 2016).
     """
 
-    def __init__(self, features: int, num_classes: int = 0, conditioning: str = "projection"):
+    def __init__(
+        self,
+        features: int,
+        num_classes: int = 0,
+        conditioning: str = "projection",
+        classes: int = 0,
+    ):
         super().__init__()
         self.linear = nn.Linear(features, 1)
         use_projection = num_classes > 0 and conditioning == "projection"
         self.embedding = nn.Embedding(num_classes, features) if use_projection else None
+        self.classifier = nn.Linear(features, classes) if classes > 0 else None
 
     def forward(self, features: Tensor, labels: Tensor | None = None) -> Tensor:
         logits = self.linear(features).squeeze(1)  # (B,)
         if self.embedding is not None:
             logits = logits + (self.embedding(labels) * features).sum(1)
         return logits
+
+    def classify(self, features: Tensor) -> Tensor:
+        """Class logits (B, classes) of the auxiliary classifier."""
+        if self.classifier is None:
+            raise ValueError("this discriminator has no auxiliary classifier")
+        return self.classifier(features)
 
 
 def label_planes(images: Tensor, labels: Tensor, num_classes: int) -> Tensor:
