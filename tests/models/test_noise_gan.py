@@ -42,7 +42,7 @@ def test_info_gan_code_is_learned_from_the_fakes():
     data = batch()
     losses = gan.discriminator_loss(data, 0)
     fake, labels, codes = gan._fakes
-    assert labels is None and codes.shape == (12,) and 0 <= codes.min() and codes.max() < 4
+    assert labels is None and codes.shape == (12,) and codes.min() >= 0 and codes.max() < 4
     _, fake_classes = gan.discriminator(fake.detach(), None, classify=True)
     assert torch.allclose(losses["class_d"], F.cross_entropy(fake_classes, codes))
     # The samples' codes come from the seed: same seed, same images; another seed, others.
