@@ -36,6 +36,7 @@ def reference_config(preset: str, batch_size: int = 128, same_nets: bool = False
         config.train.lr = 2e-4  # (WGAN-GP's paper uses 1e-4: slower still at a fixed budget)
     if preset == "cgan":  # the conditional DCGAN nets, label planes concatenated to D's input
         config.model.conditioning = "concat"
+        config.model.class_weight = 0.0  # the paper's cGAN has no auxiliary classifier
         config.train.beta1 = 0.5
     if same_nets:  # e.g. gankit's dcgan D has no batch norm, its wgan-gp critic is layer-normed
         config.model.d_norm = gankit.preset(preset).model.d_norm

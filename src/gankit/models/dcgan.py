@@ -70,7 +70,8 @@ class DCGANDiscriminator(nn.Module):
         base, downs = conv_geometry(config.image_size)
         self.num_classes = config.num_classes
         self.concat = config.conditioning == "concat" and config.num_classes > 0
-        widths = [config.width * 2**i for i in range(downs)]  # e.g. 64, 128 for 28px
+        width = config.d_width or config.width
+        widths = [width * 2**i for i in range(downs)]  # e.g. 64, 128 for 28px
         norm = NORMS.get(config.d_norm)
         in_channels = config.channels + (config.num_classes if self.concat else 0)
         layers: list[nn.Module] = [

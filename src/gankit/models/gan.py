@@ -36,6 +36,7 @@ class NoiseGANConfig:
     conditioning: str = "projection"  # discriminator: "projection" | "concat"
     minibatch_std: int = 0  # > 0: conv D appends the batch-spread channel, groups of this size
     width: int = 64  # channels of the widest-resolution conv layer (MLP: first hidden layer / 4)
+    d_width: int = 0  # > 0: the discriminator's own width (0: `width`)
     d_norm: str = "batch"
     g_norm: str = "batch"
     adversarial: str = "non_saturating"
@@ -93,11 +94,12 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         self.num_classes = config.num_classes
         concat = config.conditioning == "concat" and config.num_classes > 0
+        width = config.d_width or config.width
         widths = [
             config.channels * config.image_size**2 + (config.num_classes if concat else 0),
-            16 * config.width,
-            8 * config.width,
-            4 * config.width,
+            16 * width,
+            8 * width,
+            4 * width,
         ]
         layers: list[nn.Module] = [nn.Flatten()]
         for fan_in, fan_out in zip(widths, widths[1:], strict=False):
