@@ -1,4 +1,4 @@
-"""python -m bench speed | quality"""
+"""python -m bench speed | quality | quickdraw"""
 
 from __future__ import annotations
 
@@ -25,8 +25,15 @@ def main() -> None:
     quality.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override gankit's config"
     )
+    from bench.quickdraw import add_arguments as quickdraw_arguments
+
+    quickdraw_arguments(commands.add_parser("quickdraw", help="Quick, Draw! memory, speed, grids"))
     args = parser.parse_args()
-    if args.command == "speed":
+    if args.command == "quickdraw":
+        from bench.quickdraw import main as run
+
+        run(args)
+    elif args.command == "speed":
         from bench.speed import main as run
 
         run(args.presets.split(","), args.batch_size, args.seconds)

@@ -25,6 +25,13 @@ def evaluate(*args, **kwargs):  # noqa: ANN002, ANN003
     return run(*args, **kwargs)
 
 
+def translate(*args, **kwargs):  # noqa: ANN002, ANN003
+    """Translate image files with a pix2pix or CycleGAN run (gankit.translation.translate_files)."""
+    from gankit.translation import translate_files
+
+    return translate_files(*args, **kwargs)
+
+
 __all__ = [
     "GankitError",
     "RunConfig",
@@ -35,5 +42,6 @@ __all__ = [
     "resume_config",
     "sample",
     "train",
+    "translate",
 ]
 __version__ = "0.1.0"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,8 @@ from gankit import config as config_io
 from gankit.config import RunConfig
 from gankit.data import Batcher, ImageDataset, load_data
 from gankit.errors import GankitError
-from gankit.models import PRESETS, GANModel, build_model
-from gankit.train import runs
+from gankit.models import MODELS, PRESETS, GANModel, build_model
+from gankit.train import distributed, runs
 from gankit.train.checkpoint import load_checkpoint, strip_prefix
 from gankit.train.precision import compile_available, resolve_device, resolve_precision
 from gankit.train.trainer import Trainer
@@ -65,7 +64,9 @@ def prepare(config: RunConfig) -> tuple[RunConfig, ImageDataset]:
         config.data.spec,
         image_size=getattr(model, "image_size", 0) or None,
         channels=getattr(model, "channels", 0) or None,
+        options=config.data.options(),
     )
+    check_data_kind(config, dataset)
     for key, value in (
         ("image_size", dataset.image_size),
         ("channels", dataset.channels),
@@ -76,39 +77,72 @@ def prepare(config: RunConfig) -> tuple[RunConfig, ImageDataset]:
     return config, dataset
 
 
-def build_trainer(config: RunConfig, run_dir: Path) -> Trainer:
-    """Everything a run needs, checked, on its device; nothing is written yet."""
+DATA_KINDS = {  # what each kind of dataset is, for the error when a model gets the wrong one
+    "images": "single images (e.g. --data fashion-mnist, folder:<dir>)",
+    "pairs": "aligned pairs (--data pairs:<root> with train/ and test/ of A|B images)",
+    "unpaired": "two unaligned sets (--data unpaired:<root> with trainA/, trainB/, testA/, testB/)",
+}
+
+
+def check_data_kind(config: RunConfig, dataset: object) -> None:
+    """Refuse data of another kind than the model trains on (`GANModel.data_kind`)."""
+    needed = MODELS.get(PRESETS.get(config.name).family).data_kind
+    have = getattr(dataset, "kind", "images")
+    if have != needed:
+        raise GankitError(
+            f"{config.data.spec}: {config.name} trains on {DATA_KINDS.get(needed, needed)}; "
+            f"this data is {DATA_KINDS.get(have, have).split(' (')[0]}"
+        )
+
+
+def build_trainer(
+    config: RunConfig, run_dir: Path, dist: distributed.Distributed | None = None
+) -> Trainer:
+    """Everything a run needs, checked, on its device; nothing is written yet. `dist`: this
+    process's place in a torchrun run (its device, its part of the global batch)."""
+    dist = dist or distributed.Distributed()
     validate(config)
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.train.threads or os.cpu_count() or 1)
+    local_batch = dist.local_batch(config.train.batch_size)
+    torch.manual_seed(config.seed)  # the same weights in every process
+    torch.set_num_threads(dist.threads(config.train.threads))
     config, dataset = prepare(config)
-    device = resolve_device(config.train.device)
+    device = dist.device or resolve_device(config.train.device)
     precision = resolve_precision(config.train.precision, device)
     model = build_model(config).to(device)
     if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if dist.active and config.train.sync_batchnorm:
+        model = distributed.sync_batchnorm(model)
     try:
-        batcher = Batcher(dataset, config.train.batch_size, seed=config.seed)
+        batcher = Batcher(dataset, local_batch, config.seed, dist.rank, dist.world_size)
     except ValueError as error:
         raise GankitError(f"{config.data.spec}: {error}") from None
-    trainer = Trainer(config, model, batcher, run_dir, precision, total_steps(config, batcher))
+    steps = total_steps(config, batcher)
+    trainer = Trainer(config, model, batcher, run_dir, precision, steps, dist)
     if config.train.compile and compile_available():  # after the EMA copy, which stays eager
         _compile(model)
     return trainer
 
 
 def train(config: RunConfig, resume: str | Path | None = None) -> Path:
-    """Train `config` (or resume the run in `resume`) and return the run directory."""
+    """Train `config` (or resume the run in `resume`) and return the run directory.
+
+    Under torchrun every process calls this and they train together (gankit.train.distributed):
+    `train.batch_size` is the global batch, process 0 picks the run directory and writes the run.
+    """
     config = copy.deepcopy(config)
-    run_dir = Path(resume) if resume else runs.new_run_dir(config)
-    trainer = build_trainer(config, run_dir)
-    if resume:
-        trainer.resume()
-    else:  # written only now that every input has been checked
-        config.out = str(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-    config_io.save(config, run_dir / "config.toml")
-    trainer.run(config.train.max_seconds)
+    with distributed.session(config.train) as dist:
+        run_dir = Path(resume) if resume else dist.from_main(lambda: runs.new_run_dir(config))
+        trainer = build_trainer(config, run_dir, dist)
+        if resume:
+            trainer.resume()
+        else:  # written only now that every input has been checked
+            config.out = str(run_dir)
+            if dist.is_main:
+                run_dir.mkdir(parents=True, exist_ok=True)
+        if dist.is_main:
+            config_io.save(config, run_dir / "config.toml")
+        trainer.run(config.train.max_seconds)
     return run_dir
 
 
@@ -196,3 +230,42 @@ def list_models() -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def show_data(
+    data: config_io.DataConfig,
+    grid: str | Path,
+    per_class: int = 8,
+    image_size: int | None = None,
+) -> Path:
+    """Write a PNG grid of a dataset's first images: one row of `per_class` per class.
+
+    Unlabelled data gives 8 rows. Loaders that take ``per_class`` (quickdraw) read no more than
+    the grid shows. Returns the path written.
+    """
+    from gankit.data.base import LOADER_OPTIONS, parse_spec
+    from gankit.report import save_grid
+
+    if per_class <= 0:
+        raise GankitError(f"-n must be positive, got {per_class}")
+    if image_size is not None and image_size <= 0:
+        raise GankitError(f"--size must be positive, got {image_size}")
+    options = data.options()
+    if "per_class" in LOADER_OPTIONS.get(parse_spec(data.spec)[0], ()):
+        options.setdefault("per_class", per_class)
+    dataset = load_data(data.spec, image_size=image_size, options=options)
+    if not isinstance(dataset, ImageDataset):
+        raise GankitError(f"{data.spec}: not a dataset of single images")
+    return save_grid(first_of_each_class(dataset, per_class), grid, nrow=per_class, scale=2)
+
+
+def first_of_each_class(dataset: ImageDataset, per_class: int) -> Tensor:
+    """uint8 (rows * per_class, C, H, W): each class's first images, blank-padded to a row."""
+    if dataset.labels is None:
+        return dataset.images[: 8 * per_class]
+    rows = []
+    for label in range(dataset.num_classes):
+        images = dataset.images[dataset.labels == label][:per_class]
+        blank = torch.zeros((per_class - len(images), *dataset.images.shape[1:]), dtype=torch.uint8)
+        rows += [images, blank]
+    return torch.cat(rows)

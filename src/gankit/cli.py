@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,12 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, help="generator steps in all")
     parser.add_argument("--epochs", type=float, help="passes over the data (instead of --steps)")
     parser.add_argument("--minutes", type=float, help="wall-clock budget; stops with a checkpoint")
-    parser.add_argument("--batch-size", type=int, help="images per batch")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="images per step in all: under torchrun the global batch, split evenly across the "
+        "processes",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -34,6 +40,11 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="run directory (default runs/<model>-<time>)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in RUN")
+    parser.add_argument(
+        "--direction", choices=("AtoB", "BtoA"), help="image-to-image: which side is the input"
+    )
+    parser.add_argument("--categories", help="classes to use, comma-separated (quickdraw)")
+    parser.add_argument("--skip-bad", action="store_true", help="skip malformed data records")
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -47,10 +58,14 @@ def run_train(args: argparse.Namespace) -> None:
         ("epochs", "train.epochs"),
         ("batch_size", "train.batch_size"),
         ("seed", "seed"),
+        ("categories", "data.categories"),
+        ("direction", "model.direction"),
     ):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}")
+    if args.skip_bad:
+        overrides.append("data.skip_bad=true")
     if args.minutes is not None:
         overrides.append(f"train.max_seconds={args.minutes * 60.0}")
     if args.resume:
@@ -135,6 +150,8 @@ def run_models(args: argparse.Namespace) -> None:
         if entry["why"]:
             print(f"{'':<14} differs from the paper: {entry['why']}")
         keys = ("arch", "adversarial", "gp_weight", "clip", "d_norm", "conditioning")
+        keys += ("class_weight", "latent_classes")
+        keys += ("norm", "gan_weight", "l1_weight", "cycle_weight", "pool_size")  # image-to-image
         shown = ", ".join(
             f"{k}={model[k]}" for k in keys if k in model and model[k] not in (0, 0.0)
         )
@@ -152,10 +169,17 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("source", help="a run directory, a samples.npz or an image folder")
     parser.add_argument("--metrics", default="fid,kid,is,pr", help="comma-separated")
     parser.add_argument("--n", type=int, default=10000, help="images to score")
-    parser.add_argument("--ref", default="fashion-mnist:test", help="reference data spec")
+    parser.add_argument(
+        "--ref",
+        help="reference data spec (default fashion-mnist:test; an image-to-image run: its own "
+        "held-out data)",
+    )
     parser.add_argument("--feature-net", default="fashion", help="fashion | inception")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    parser.add_argument(
+        "--grid", type=Path, help="image-to-image runs: a PNG of input | output | target"
+    )
 
 
 def run_eval(args: argparse.Namespace) -> None:
@@ -166,6 +190,11 @@ def run_eval(args: argparse.Namespace) -> None:
 
     if args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
+    if args.grid:
+        from gankit.metrics.translation import is_translation_run, save_run_grid
+
+        if not is_translation_run(args.source):
+            raise GankitError(f"--grid: {args.source} is not the run of an image-to-image model")
     results = evaluate(
         args.source,
         metrics=args.metrics.split(","),
@@ -177,6 +206,8 @@ def run_eval(args: argparse.Namespace) -> None:
     print(format_table(results))
     if args.json:
         write_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())
+    if args.grid:
+        print(f"wrote grid to {save_run_grid(args.source, args.grid, args.ref)}")
 
 
 def add_classifier(commands: argparse._SubParsersAction) -> None:
@@ -202,10 +233,76 @@ def run_classifier(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def add_data(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("data", help="look at a dataset")
+    actions = parser.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", help="a PNG grid of a dataset: one row per class")
+    show.add_argument("spec", help="data spec, e.g. quickdraw:/path/to/files, mnist:/path")
+    show.add_argument("--grid", type=Path, required=True, help="output PNG")
+    show.add_argument("-n", type=int, default=8, help="images per class (default 8)")
+    show.add_argument("--size", type=int, help="image size (quickdraw renders at it; default 28)")
+    show.add_argument("--categories", help="classes to show, comma-separated (quickdraw)")
+    show.add_argument("--recognized", default="any", choices=("any", "yes", "no"))
+    show.add_argument("--countries", default="", help="country codes to keep, e.g. US,DE")
+    show.add_argument("--skip-bad", action="store_true", help="skip malformed records")
+    make = actions.add_parser("make", help="write an offline image-to-image demo task to disk")
+    make.add_argument("task", help="edges2fashion | sneakers2sandals | shirts2tshirts")
+    make.add_argument("root", type=Path, help="folder to create (must not exist or be empty)")
+    make.add_argument("--train", type=int, help="training images (per class for class tasks)")
+    make.add_argument("--test", type=int, help="held-out images (per class for class tasks)")
+    make.add_argument("--source", default="fashion-mnist", help="the Fashion-MNIST data spec")
+
+
+def run_data(args: argparse.Namespace) -> None:
+    if args.action == "make":
+        return run_data_make(args)
+    from gankit.api import show_data
+    from gankit.config import DataConfig
+
+    data = DataConfig(
+        spec=args.spec,
+        categories=[c for c in (args.categories or "").split(",") if c.strip()],
+        recognized=args.recognized,
+        countries=[c for c in args.countries.split(",") if c.strip()],
+        skip_bad=args.skip_bad,
+    )
+    path = show_data(data, args.grid, per_class=args.n, image_size=args.size)
+    print(f"wrote grid to {path}")
+
+
+def run_data_make(args: argparse.Namespace) -> None:
+    from gankit.data.tasks import TASKS, make_task
+
+    root = make_task(args.task, args.root, train=args.train, test=args.test, source=args.source)
+    print(f"wrote {args.task} to {root} (train with --data {TASKS.get(args.task).kind}:{root})")
+
+
+def add_translate(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "translate", help="translate images with a pix2pix or CycleGAN run"
+    )
+    parser.add_argument("run", type=Path, help="run directory")
+    parser.add_argument("--input", type=Path, required=True, help="an image or a folder of them")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (same names)")
+    parser.add_argument(
+        "--direction", choices=("AtoB", "BtoA"), help="CycleGAN: either (default: the run's)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+
+
+def run_translate(args: argparse.Namespace) -> None:
+    from gankit.translation import translate_files
+
+    written = translate_files(args.run, args.input, args.out, args.direction, args.device)
+    print(f"wrote {len(written)} image{'s' * (len(written) != 1)} to {args.out}")
+
+
 COMMANDS = {
     "train": (add_train, run_train),
+    "data": (add_data, run_data),
     "sample": (add_sample, run_sample),
     "eval": (add_eval, run_eval),
+    "translate": (add_translate, run_translate),
     "models": (add_models, run_models),
     "classifier": (add_classifier, run_classifier),
 }
@@ -222,15 +319,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors print one line and exit 2; Ctrl-C exits 130."""
     args = build_parser().parse_args(argv)
+    command = COMMANDS[args.command][1]
+    if os.environ.get("TORCHELASTIC_ERROR_FILE"):  # under torchrun: its failure summary names
+        from torch.distributed.elastic.multiprocessing.errors import record  # the first error
+
+        command = record(command)
     try:
-        COMMANDS[args.command][1](args)
+        command(args)
     except GankitError as error:
-        print(f"gankit: error: {error}", file=sys.stderr)
+        print(f"gankit: error{_process()}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _process() -> str:
+    """' (process R of W)' under torchrun, so that the failing process names itself."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    return "" if world in ("", "1") else f" (process {os.environ.get('RANK', '?')} of {world})"
 
 
 if __name__ == "__main__":

@@ -48,13 +48,33 @@ class TrainConfig:
     eval_n: int = 5000
     eval_metrics: list[str] = field(default_factory=lambda: ["fid"])
     tensorboard: bool = True
+    sync_batchnorm: bool = False  # torchrun on CUDA: batch norm over the global batch
+    dist_timeout: float = 600.0  # torchrun: seconds a process waits for the others, then fails
 
 
 @dataclass
 class DataConfig:
-    """Where the training images come from."""
+    """Where the training images come from, and options for the loaders that take them.
+
+    The options go to the loader as keywords (gankit.data.load_data) when they differ from these
+    defaults; a loader that does not take one refuses it. Today only ``quickdraw`` takes them.
+    """
 
     spec: str = "fashion-mnist"  # kind[:location], see gankit.data
+    categories: list[str] = field(default_factory=list)  # classes to use (empty: all)
+    per_class: int = 0  # images per class (0: the loader's default)
+    recognized: str = "any"  # any | yes | no: Quick, Draw! drawings the game recognised or not
+    countries: list[str] = field(default_factory=list)  # country codes to keep (empty: all)
+    skip_bad: bool = False  # skip malformed records (and say how many) instead of stopping
+
+    def options(self) -> dict[str, Any]:
+        """The loader options that differ from their defaults, by name."""
+        default = DataConfig()
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "spec" and getattr(self, f.name) != getattr(default, f.name)
+        }
 
 
 @dataclass

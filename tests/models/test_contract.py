@@ -1,12 +1,23 @@
 """One contract test over every registered preset: a new model is tested for free."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import gankit
-from gankit.models import PRESETS, build_model
+from gankit.models import MODELS, PRESETS, build_model
 from gankit.train.checkpoint import load_checkpoint
+
+
+def family_of(name: str):
+    return MODELS.get(PRESETS.get(name).family)
+
+
+NOISE_PRESETS = [name for name in PRESETS if not family_of(name).translates]
+TRANSLATION_PRESETS = [name for name in PRESETS if family_of(name).translates]
 
 
 def tiny(name: str, data: str, out) -> gankit.RunConfig:
@@ -20,7 +31,7 @@ def tiny(name: str, data: str, out) -> gankit.RunConfig:
     return config
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", NOISE_PRESETS)
 def test_every_preset_trains_samples_and_round_trips(name, tiny_mnist, tmp_path):
     run_dir = gankit.train(tiny(name, tiny_mnist, tmp_path / name))
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
@@ -83,3 +94,55 @@ def test_lazy_gradient_penalty_runs_as_its_own_phase_every_n_steps(tiny_mnist, t
     for _, loss, penalty in calls:  # weighted gp_every x lambda, so the average weight is lambda
         assert loss == pytest.approx(2 * 10.0 * penalty, rel=1e-4)
     assert ["gp" in entry for entry in logged] == [True, False, True, False, True]
+
+
+@pytest.fixture(scope="module")
+def image_to_image_root(tmp_path_factory):
+    """One folder in both layouts: train/, test/ of 16 x 32 A|B pairs (pairs:) and trainA/,
+    trainB/, testA/, testB/ of 16 x 16 images (unpaired:)."""
+    root = tmp_path_factory.mktemp("image-to-image")
+    rng = np.random.default_rng(0)
+    for name, width in (("train", 32), ("test", 32), ("trainA", 16), ("trainB", 16)):
+        (root / name).mkdir()
+        for i in range(20):
+            image = rng.integers(0, 256, (16, width), dtype=np.uint8)
+            Image.fromarray(image).save(root / name / f"{i}.png")
+    for name in ("testA", "testB"):
+        (root / name).symlink_to(root / name.replace("test", "train"))
+    return root
+
+
+def tiny_translator(name: str, root, out) -> gankit.RunConfig:
+    """The preset with its family's tiny sizes (its other choices kept), 3 steps."""
+    config = gankit.preset(name)
+    tiny = family_of(name).tiny_config()
+    for field in dataclasses.fields(tiny):
+        if field.name != "channels" and getattr(tiny, field.name) != field.default:
+            setattr(config.model, field.name, getattr(tiny, field.name))
+    train = config.train
+    train.steps, train.batch_size, train.log_every = 3, 8, 1
+    train.sample_every, train.checkpoint_every, train.tensorboard = 2, 2, False
+    config.data.spec, config.out = f"{family_of(name).data_kind}:{root}", str(out)
+    return config
+
+
+@pytest.mark.parametrize("name", TRANSLATION_PRESETS)
+def test_every_translation_preset_trains_translates_and_round_trips(
+    name, image_to_image_root, tmp_path
+):
+    run_dir = gankit.train(tiny_translator(name, image_to_image_root, tmp_path / name))
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and all(
+        np.isfinite(v) for v in eval(lines[-1]).values() if isinstance(v, float)
+    )
+    assert sorted(p.name for p in (run_dir / "samples").iterdir())[-1] == "step-000003.png"
+    assert (run_dir / "report.html").is_file()
+    model = gankit.load(run_dir)
+    images = torch.rand(3, 1, 16, 32) * 2 - 1  # any multiple of the stride, not only 16 x 16
+    translated = model.translate(images)
+    assert translated.shape == (3, 1, 16, 32) and translated.abs().max() <= 1
+    assert torch.equal(translated, model.translate(images))  # eval mode: deterministic
+    tensors, state = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    assert state["step"] == 3 and any(key.startswith("optim.generator.") for key in tensors)
+    rebuilt = build_model(model.run_config)
+    assert set(rebuilt.state_dict()) == set(model.state_dict())

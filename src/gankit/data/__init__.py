@@ -1,6 +1,8 @@
 """Datasets: every loader returns an in-memory `ImageDataset`; specs resolve via `load_data`."""
 
-from gankit.data import folders, idx  # noqa: F401  (registers the loaders)
+# Importing the loader modules registers their data kinds (mnist, folder, pairs, unpaired, ...).
+from gankit.data import folders, idx, paired, unpaired  # noqa: F401
+from gankit.data import quickdraw as _quickdraw  # noqa: F401
 from gankit.data.base import DATASETS, ImageDataset, load_data, parse_spec, register_data
 from gankit.data.loader import Batcher
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -84,11 +85,23 @@ def convert_channels(images: Tensor, channels: int, source: str = "") -> Tensor:
 
 Loader = Callable[[str | None, str], ImageDataset]
 DATASETS: Registry[Loader] = Registry("data kind")
+LOADER_OPTIONS: dict[str, tuple[str, ...]] = {}  # kind -> keyword options its loader takes
 
 
-def register_data(kind: str) -> Callable[[Loader], Loader]:
-    """Register a loader ``(location | None, split) -> ImageDataset`` for the spec ``kind:``."""
-    return DATASETS.register(kind)
+def register_data(kind: str, options: tuple[str, ...] = ()) -> Callable[[Loader], Loader]:
+    """Register a loader ``(location | None, split) -> ImageDataset`` for the spec ``kind:``.
+
+    `options` names the keyword options the loader also takes (``data.<option>`` in a run's
+    config, e.g. quickdraw's ``categories``); "image_size" among them means the loader makes its
+    images at the model's size itself (`load_data` passes it).
+    """
+
+    def decorate(loader: Loader) -> Loader:
+        DATASETS.add(kind, loader)  # refuses a duplicate kind before its options are recorded
+        LOADER_OPTIONS[kind] = tuple(options)
+        return loader
+
+    return decorate
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, str]:
@@ -112,11 +125,24 @@ def load_data(
     *,
     image_size: int | None = None,
     channels: int | None = None,
+    options: dict[str, Any] | None = None,
 ) -> ImageDataset:
-    """Load the dataset named by `spec` (see `parse_spec`), resized to the model's size once."""
+    """Load the dataset named by `spec` (see `parse_spec`), resized to the model's size once.
+
+    `options` are keyword options for loaders that declare them (`register_data`); an option the
+    loader does not take is refused.
+    """
     kind, location, spec_split = parse_spec(spec)
     loader = DATASETS.get(kind)
-    dataset = loader(location, split or spec_split)
+    accepted, options = LOADER_OPTIONS.get(kind, ()), dict(options or {})
+    refused = sorted(set(options) - set(accepted) - {"image_size"})
+    if refused:
+        takes = ", ".join(f"data.{name}" for name in accepted if name != "image_size") or "none"
+        raise GankitError(f"{spec}: {kind} data takes no data.{refused[0]} (its options: {takes})")
+    options.pop("image_size", None)
+    if "image_size" in accepted and image_size:
+        options["image_size"] = image_size
+    dataset = loader(location, split or spec_split, **options)
     if len(dataset) == 0:
         raise GankitError(f"{spec}: the dataset is empty")
     return dataset.resized(image_size, channels)

@@ -44,13 +44,26 @@ def list_images(root: Path) -> list[Path]:
     return sorted(files, key=natural_key)
 
 
+def images_in(root: Path) -> list[Path]:
+    """`list_images(root)`, or a GankitError naming `root` when it is no folder or holds none."""
+    if not root.is_dir():
+        raise GankitError(f"{root}: not a folder")
+    files = list_images(root)
+    if not files:
+        raise GankitError(
+            f"{root}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
+        )
+    return files
+
+
 def open_image(path: Path, mode: str = "RGB", background: int = 255) -> Image.Image:
     """Open `path` as "RGB" or "L": EXIF-rotated, 16-bit scaled, alpha over `background`."""
     try:
         with Image.open(path) as opened:
             opened.load()
             image = ImageOps.exif_transpose(opened)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
+        # A truncated file fails here too ("image file is truncated"): load() decodes it all.
         raise GankitError(f"{path}: unreadable image ({error})") from None
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
@@ -76,26 +89,33 @@ def image_folder(location: str | None, split: str, size: int = LOAD_SIZE) -> Ima
     if not location:
         raise GankitError("folder: needs a path (folder:/path/to/images)")
     root = Path(location).expanduser()
-    if not root.is_dir():
-        raise GankitError(f"{root}: not a folder")
-    files = list_images(root)
-    if not files:
-        raise GankitError(
-            f"{root}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})"
-        )
+    files = images_in(root)
     classes = sorted(
         {f.relative_to(root).parts[0] for f in files if len(f.relative_to(root).parts) > 1}
     )
-    grey = all(_is_grey(f) for f in files[:64])
-    mode = "L" if grey else "RGB"
-    arrays = [np.asarray(square(open_image(f, mode), size)) for f in files]
-    images = torch.from_numpy(np.stack(arrays))
-    images = images.unsqueeze(1) if grey else images.permute(0, 3, 1, 2).contiguous()
+    images = read_images(files, image_mode(files), size)
     labels = None
     if classes:
         index = {name: i for i, name in enumerate(classes)}
         labels = torch.tensor([index.get(f.relative_to(root).parts[0], 0) for f in files])
     return ImageDataset(images, labels, classes, source=str(root))
+
+
+def image_mode(files: list[Path]) -> str:
+    """The mode a set of images is read in: "L" when the first 64 are all grey, else "RGB"."""
+    return "L" if all(_is_grey(f) for f in files[:64]) else "RGB"
+
+
+def to_tensor(arrays: list[np.ndarray]) -> torch.Tensor:
+    """Equal-sized uint8 arrays (H, W) or (H, W, C) -> one uint8 tensor (N, C, H, W)."""
+    images = torch.from_numpy(np.stack(arrays))
+    return images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2).contiguous()
+
+
+def read_images(files: list[Path], mode: str, size: int) -> torch.Tensor:
+    """`files` read in `mode` ("L" or "RGB", see `open_image`), each resized (short side) and
+    centre-cropped to size x size: uint8 (N, C, size, size)."""
+    return to_tensor([np.asarray(square(open_image(f, mode), size)) for f in files])
 
 
 def _is_grey(path: Path) -> bool:

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,7 +31,11 @@ from gankit.metrics import distribution as dist
 from gankit.metrics.features import FASHION_WEIGHTS, load_feature_network
 from gankit.registry import Registry
 
+if TYPE_CHECKING:
+    from gankit.train.distributed import Shard
+
 DEFAULT_METRICS = ("fid", "kid", "is", "pr")
+DEFAULT_REF = "fashion-mnist:test"
 REFERENCE_SEED = 0  # the reference subset never depends on the evaluation seed, so it caches
 
 
@@ -274,24 +279,43 @@ def evaluate(
     source: object,
     metrics: Iterable[str] = DEFAULT_METRICS,
     n: int = 10000,
-    ref: str = "fashion-mnist:test",
+    ref: str | None = None,
     feature_net: str = "fashion",
     seed: int = 0,
     batch_size: int = 500,
+    shard: Shard | None = None,
 ) -> dict[str, float | int | str]:
     """Score `n` images from `source` against `ref`; the keys are described in the module docs.
 
     Returns fid, kid, kid_std, is, is_std, precision, recall (and density, coverage for "dc")
     for the requested metrics, plus
     class_accuracy (the feature classifier's accuracy on the requested labels) for conditional
-    sources, and n, ref and feature_net.
+    sources, and n, ref and feature_net. `ref` defaults to fashion-mnist:test.
+
+    The run of an image-to-image model (pix2pix, CycleGAN) is scored on its held-out data instead
+    (`ref` defaults to the run's own data): see gankit.metrics.translation for its keys.
+
+    With a `shard` (distributed training), this process samples and embeds its share of the n
+    images with a seed of its own, the features of every process are gathered, and process 0
+    alone scores them (the others return {}).
     """
+    from gankit.metrics import translation  # lazily: it imports this module
+
+    if translation.is_translation_run(source):
+        return translation.evaluate_run(source, n, ref, feature_net)
+    ref = ref or DEFAULT_REF
     names = [name.strip().lower() for name in metrics if name.strip()]
     functions = [METRICS.get(name) for name in names]  # fails early on an unknown name
     net = load_feature_network(feature_net)
-    samples = load_source(source, n, seed, batch_size)
+    local_n, local_seed = shard.local(n, seed) if shard is not None else (n, seed)
+    samples = load_source(source, local_n, local_seed, batch_size)
     features, logits = embed(samples.chunks, net, batch_size)
     labels = class_labels_for(net, samples)
+    if shard is not None:  # every process's features (and labels), in rank order
+        features, logits = shard.gather(features), shard.gather(logits)
+        labels = None if labels is None else shard.gather(labels)
+        if shard.rank != 0:
+            return {}
     reference = reference_statistics(ref, net, feature_net, n, batch_size) if names else {}
     ctx = Context(reference, features, logits, labels, net, seed)
     results: dict[str, float | int | str] = {}

@@ -27,6 +27,11 @@ class GANModel(nn.Module):
 
     Config: ClassVar[type]
     # Subclasses assign `self.generator` and, if adversarial, `self.discriminator` (nn.Modules).
+    # The kind of dataset it trains on (a dataset's `kind`; gankit.data.ImageDataset is "images",
+    # image-to-image data "pairs" or "unpaired"): other data is refused before training starts.
+    data_kind: ClassVar[str] = "images"
+    # Image-to-image models translate instead of sampling from noise: `translate` and `preview`.
+    translates: ClassVar[bool] = False
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -77,6 +82,20 @@ class GANModel(nn.Module):
     ) -> Tensor:
         """n images (n, C, H, W) in [-1, 1]; `generator` overrides the network (e.g. the EMA)."""
         raise NotImplementedError(f"{type(self).__name__} does not sample from noise")
+
+    def translate(
+        self, images: Tensor, *, direction: str | None = None, generator: nn.Module | None = None
+    ) -> Tensor:
+        """Translated images (B, C, H, W) in [-1, 1] of images in [-1, 1] whose H and W are
+        multiples of the model's `stride`; `generator` overrides the network (e.g. the EMA)."""
+        from gankit.errors import GankitError
+
+        raise GankitError(f"{type(self).__name__} generates from noise: it translates no images")
+
+    def preview(self, data: Any, generator: nn.Module) -> Tensor:
+        """The training grid of an image-to-image model (rows of 8), from fixed examples of
+        `data` (the training dataset) and `generator` in eval mode."""
+        raise NotImplementedError
 
     @classmethod
     def tiny_config(cls) -> Any:

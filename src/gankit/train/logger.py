@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 from tqdm import tqdm
 
@@ -14,10 +16,22 @@ from gankit.config import RunConfig
 
 
 class Logger:
-    """Averages the step losses over `log_every` steps and writes them everywhere."""
+    """Averages the step losses over `log_every` steps and writes them everywhere.
 
-    def __init__(self, run_dir: Path, config: RunConfig, total_steps: int) -> None:
+    In a distributed run every process records its losses and `average` (an all-reduce mean)
+    makes them the global batch's; the `main` process alone shows the bar and writes files.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        config: RunConfig,
+        total_steps: int,
+        main: bool = True,
+        average: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
         self.run_dir, self.config, self.total = run_dir, config, total_steps
+        self.main, self.average = main, average
         self.images_per_step = config.train.batch_size * max(1, config.train.d_steps)
         self.sums: dict[str, tuple[Tensor | float, int]] = {}
         self.count = 0
@@ -27,6 +41,8 @@ class Logger:
         self.by_time, self.shown_time = False, 0
 
     def start(self, step: int, elapsed: float = 0.0) -> None:
+        if not self.main:
+            return
         # With a wall-clock budget the bar counts seconds, so that its ETA is the budget's end (a
         # step count of "until the time runs out" has no meaningful total); else it counts steps.
         budget = self.config.train.max_seconds
@@ -78,7 +94,7 @@ class Logger:
             "time": round(elapsed, 2),
             "img_per_s": round(rate, 1),
         }
-        record |= {key: round(float(total) / count, 5) for key, (total, count) in self.sums.items()}
+        record |= self._means()
         self.sums, self.count = {}, 0
         self.last_time, self.last_step = now, step
         if self.bar is not None:
@@ -87,8 +103,17 @@ class Logger:
             self.bar.set_postfix(**steps, img_s=f"{rate:.0f}", **shown, refresh=False)
         self.write(record)
 
+    def _means(self) -> dict[str, float]:
+        """Each loss's mean since the last flush (over every process's batch, distributed)."""
+        means = [float(total) / count for total, count in self.sums.values()]
+        if self.average is not None and means:  # one all-reduce for all keys
+            means = self.average(torch.tensor(means, dtype=torch.float64)).tolist()
+        return {key: round(float(mean), 5) for key, mean in zip(self.sums, means, strict=True)}
+
     def write(self, record: dict[str, Any]) -> None:
         """Append one JSON line to metrics.jsonl and the scalars to TensorBoard."""
+        if not self.main:
+            return
         with open(self.run_dir / "metrics.jsonl", "a") as file:
             file.write(json.dumps(record) + "\n")
         if self.writer is not None:

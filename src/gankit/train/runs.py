@@ -69,7 +69,12 @@ def grid_labels(model: GANModel, n: int = GRID_SIZE) -> Tensor | None:
 
 
 def ready_for_sampling(model: GANModel, network: nn.Module) -> nn.Module:
-    """`network` in eval mode with its batch-norm statistics re-estimated on fixed noise."""
+    """`network` in eval mode with its batch-norm statistics re-estimated on fixed noise.
+
+    An image-to-image model keeps the statistics it gathered on its training inputs (it has no
+    noise to re-estimate them on): its network is returned as is (callers set eval mode)."""
+    if model.translates:
+        return network
     batch = 128
 
     def forward(copy: nn.Module, index: int) -> None:
@@ -79,11 +84,14 @@ def ready_for_sampling(model: GANModel, network: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def fixed_samples(model: GANModel, network: nn.Module, seed: int) -> Tensor:
-    """The fixed-noise grid images (n, C, H, W) in [-1, 1] from `network` in eval mode."""
+def fixed_samples(model: GANModel, network: nn.Module, seed: int, data: object = None) -> Tensor:
+    """The fixed-noise grid images (n, C, H, W) in [-1, 1] from `network` in eval mode; for an
+    image-to-image model, its `preview` of fixed examples of `data` (the training dataset)."""
     was_training = network.training
     network.eval()
     try:
+        if model.translates:
+            return model.preview(data, network).cpu()
         return model.sample(
             GRID_SIZE, labels=grid_labels(model), seed=seed + GRID_SEED_OFFSET, generator=network
         ).cpu()
@@ -114,19 +122,28 @@ class Sampler:
 
 
 @torch.no_grad()
-def evaluate_generator(model: GANModel, network: nn.Module, config: RunConfig) -> dict:
-    """FID etc. of `eval_n` samples against the training data's test split."""
+def evaluate_generator(
+    model: GANModel, network: nn.Module, config: RunConfig, shard: object = None
+) -> dict:
+    """FID etc. of `eval_n` samples against the training data's test split; with a `shard`
+    (gankit.train.distributed.Shard), this process's share of them, the features gathered."""
     from gankit.metrics.evaluate import evaluate  # a heavy import, only when evaluation is on
 
     was_training = network.training
     network.eval()
     try:
+        if model.translates:
+            from gankit.metrics.translation import evaluate_model
+
+            results = evaluate_model(model, config, n=config.train.eval_n, network=network)
+            return {k: v for k, v in results.items() if isinstance(v, (int, float))}
         results = evaluate(
             Sampler(model, network),
             metrics=config.train.eval_metrics,
             n=config.train.eval_n,
             ref=_test_spec(config.data.spec),
             seed=config.seed,
+            shard=shard,
         )
     finally:
         network.train(was_training)

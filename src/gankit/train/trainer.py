@@ -23,7 +23,7 @@ from gankit.config import RunConfig
 from gankit.data import Batcher
 from gankit.models import GANModel
 from gankit.models.base import Batch, Losses
-from gankit.train import runs
+from gankit.train import distributed, runs
 from gankit.train.checkpoint import (
     load_checkpoint,
     optimizer_tensors,
@@ -74,15 +74,24 @@ class Trainer:
         run_dir: Path,
         precision: Precision,
         total_steps: int,
+        dist: distributed.Distributed | None = None,
     ) -> None:
         self.config, self.model, self.batcher, self.run_dir = config, model, batcher, run_dir
         self.precision, self.total_steps, self.step = precision, total_steps, 0
         self.device = precision.device
+        self.dist = dist or distributed.Distributed()  # one process unless torchrun started several
+        self.stream = self.dist.start_stream(self.device)  # after the weights' initialisation
         self.phases = self._make_phases()
         self.regularizer = self._make_regularizer()
         ema_decay = config.train.ema
         self.ema = make_ema(model.generator, ema_decay) if ema_decay > 0 else None
-        self.logger = Logger(run_dir, config, total_steps)
+        self.logger = Logger(
+            run_dir,
+            config,
+            total_steps,
+            main=self.dist.is_main,
+            average=self.dist.average if self.dist.active else None,
+        )
         self.elapsed, self.best_fid, self._stop = 0.0, math.inf, False
         self.max_seconds = config.train.max_seconds
 
@@ -141,15 +150,17 @@ class Trainer:
             parameter.requires_grad_(True)
         for parameter in phase.frozen:
             parameter.requires_grad_(False)
-        with self.precision.autocast():
+        with self.precision.autocast(), self.dist.batch_draws(batch):
             losses = phase.loss(batch, self.step)
         phase.optimizer.zero_grad(set_to_none=True)
         if phase.scaler is not None:
             phase.scaler.scale(losses["loss"]).backward()
+            self.dist.average_gradients(phase.parameters)  # still scaled: inf/NaN agree too
             phase.scaler.step(phase.optimizer)
             phase.scaler.update()
         else:
             losses["loss"].backward()
+            self.dist.average_gradients(phase.parameters)
             phase.optimizer.step()
         phase.after()
         return losses
@@ -157,6 +168,7 @@ class Trainer:
     def train_step(self) -> dict[str, Tensor]:
         """d_steps discriminator phases (a fresh real batch each), then one generator phase."""
         self._set_lr()
+        self.dist.seed_step(self.config.seed, self.step)
         logged: dict[str, Tensor] = {}
         batch: Batch = {}
         *critic_phases, generator_phase = self.phases
@@ -220,6 +232,8 @@ class Trainer:
         while self.step < self.total_steps and not self._stop:
             losses = self.train_step()
             self.elapsed = time.perf_counter() - started
+            # Every process stops at the same step (time budget, Ctrl-C) with the same lr.
+            self.elapsed, self._stop = self.dist.agree(self.elapsed, self._stop)
             self.logger.record(self.step, losses, self.elapsed)
             if self.step % train.sample_every == 0:
                 self.save_samples()
@@ -237,7 +251,9 @@ class Trainer:
         print("\ngankit: stopping after this step (Ctrl-C again to abort)", flush=True)
 
     def finish(self) -> None:
-        """Last grid, checkpoint and report."""
+        """Last grid, checkpoint and report (process 0)."""
+        if not self.dist.is_main:
+            return
         self.save_samples()
         self.save()
         runs.write_report(self.run_dir)
@@ -248,14 +264,25 @@ class Trainer:
     def sampling_network(self) -> nn.Module:
         """The EMA generator when there is one (else the generator), ready for sampling."""
         network = self.ema.module if self.ema is not None else self.model.generator
-        return runs.ready_for_sampling(self.model, network)
+        return runs.ready_for_sampling(self.model, distributed.without_sync_batchnorm(network))
 
     def save_samples(self) -> None:
-        images = runs.fixed_samples(self.model, self.sampling_network, self.config.seed)
+        if not self.dist.is_main:
+            return
+        images = runs.fixed_samples(
+            self.model, self.sampling_network, self.config.seed, self.batcher.dataset
+        )
         runs.save_sample_grid(self.run_dir, self.step, images)
 
     def evaluate(self) -> None:
-        results = runs.evaluate_generator(self.model, self.sampling_network, self.config)
+        """FID etc.: every process embeds its share of the samples (translation models: process
+        0 alone); process 0 logs the results and keeps the best checkpoint."""
+        shard = None if self.model.translates else self.dist.shard()
+        if not self.dist.is_main and shard is None:
+            return
+        results = runs.evaluate_generator(self.model, self.sampling_network, self.config, shard)
+        if not self.dist.is_main:
+            return
         self.logger.write({"step": self.step, "time": round(self.elapsed, 2), **results})
         if results.get("fid", math.inf) < self.best_fid:
             self.best_fid = results["fid"]
@@ -269,9 +296,7 @@ class Trainer:
         for phase in self.phases:
             optim_tensors, groups[phase.name] = optimizer_tensors(phase.name, phase.optimizer)
             tensors |= optim_tensors
-        tensors["rng.torch"] = torch.get_rng_state()
-        if self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        tensors |= self.stream.state()  # the run's stream, whatever the number of processes
         state = {
             "step": self.step,
             "elapsed": self.elapsed,
@@ -283,6 +308,8 @@ class Trainer:
         return tensors, state
 
     def save(self, path: Path | None = None) -> None:
+        if not self.dist.is_main:
+            return
         tensors, state = self.state_tensors()
         save_checkpoint(path or runs.last_checkpoint(self.run_dir), tensors, state)
 
@@ -295,9 +322,7 @@ class Trainer:
             self.ema.load_state_dict(strip_prefix("ema", tensors))
         for phase in self.phases:
             restore_optimizer(phase.name, phase.optimizer, tensors, state["optimizers"][phase.name])
-        torch.set_rng_state(tensors["rng.torch"])
-        if "rng.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.stream.load(tensors)
         self.batcher.load_state_dict(state["data"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.best_fid = state.get("best_fid") or math.inf
