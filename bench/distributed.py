@@ -4,7 +4,8 @@
 
 Each configuration is a real `torchrun --nproc_per_node N -m gankit train` run; its img/s is
 read from the run's metrics.jsonl over the logged steps after the first interval (warm-up), in
-global images (the batch of all processes) per second. With one process it also measures one
+global images (the batch of all processes) per second; the runs are repeated, interleaved, and
+the median is printed. With one process it also measures one
 thread, so that "2 processes of 1 thread" can be told from "1 process of 2 threads". The result
 goes to bench/results/<time>-<host>-distributed.json.
 """
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--processes", default="1,2")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each, interleaved")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
@@ -76,11 +79,19 @@ def main(argv: list[str] | None = None) -> None:
         configurations.append((processes, threads))
         if processes == 1 and threads > 1:
             configurations.append((1, 1))
+    rates: dict[tuple[int, int], list[float]] = {key: [] for key in configurations}
+    for _ in range(args.repeats):  # interleaved, so that a slow spell of the machine hits all
+        for processes, threads in configurations:
+            rate = run(args.preset, processes, threads, args)["img_per_s"]
+            rates[processes, threads].append(rate)
     results = []
-    for processes, threads in configurations:
-        result = run(args.preset, processes, threads, args)
-        print(f"{processes} process(es) x {threads} thread(s): {result['img_per_s']:8.1f} img/s")
-        results.append(result)
+    for (processes, threads), values in rates.items():
+        median = statistics.median(values)
+        print(
+            f"{processes} process(es) x {threads} thread(s): {median:8.1f} img/s "
+            f"(median of {len(values)}: {', '.join(f'{v:.0f}' for v in values)})"
+        )
+        results.append({"processes": processes, "threads": threads, "img_per_s": values})
     payload = {"preset": args.preset, "batch_size": args.batch_size, "steps": args.steps}
     path = write_result("distributed", {**payload, "settings": args.set, "results": results})
     print(f"wrote {path}")

@@ -80,7 +80,8 @@ def run_train(args: argparse.Namespace) -> None:
         if args.out:
             config.out = args.out
     run_dir = gankit.train(config, resume=args.resume)
-    print(f"run written to {run_dir} (report: {run_dir / 'report.html'})")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, process 0 speaks for the run
+        print(f"run written to {run_dir} (report: {run_dir / 'report.html'})")
 
 
 def add_sample(commands: argparse._SubParsersAction) -> None:

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -240,7 +241,9 @@ def test_one_process_run_resumes_with_two(tiny_mnist, tmp_path):
 def test_a_failing_process_ends_the_run_with_its_message(tiny_mnist, tmp_path):
     # Process 1 fails before step 6: process 0 got past the checkpoint of step 3 (the steps'
     # all-reduces wait for it), and waits in vain in the next all-reduce until torchrun ends it.
+    started = time.monotonic()
     result = torchrun(2, tiny_mnist, str(tmp_path / "fails"), "50", "--fail-at", "5")
+    assert time.monotonic() - started < 60  # ended by torchrun, not by the 60-s timeout
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "process 1 fails on purpose at step 5" in output
@@ -265,9 +268,9 @@ def test_the_command_line_under_torchrun(tiny_mnist, tmp_path):
     args += ["--batch-size", "16", "--set", "train.threads=1", "--set", "model.width=4"]
     args += ["--set", "train.eval_every=3", "--set", "train.eval_n=64"]
     result = checked(torchrun(2, *args, "--set", "train.eval_metrics=['kid']"))
-    assert result.stdout.count("run written to") == 2  # every process returns the run directory
+    assert result.stdout.count("run written to") == 1  # said once, by process 0
     log = losses(out)
-    assert log[-1]["step"] == 3 and log[-1]["n"] == 64  # FID of both processes' samples
+    assert log[-1]["step"] == 3 and log[-1]["n"] == 64  # KID of both processes' 32 samples
     assert (out / "report.html").is_file() and (out / "samples" / "step-000003.png").is_file()
 
 

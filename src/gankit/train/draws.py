@@ -5,8 +5,8 @@ processes train exactly what one process does at batch B, a random tensor of b r
 phase (``torch.randn(b, z)`` noise, a gradient penalty's ``torch.rand(b, 1, 1, 1)``, codes, ...)
 is drawn instead for all B rows from the run's stream, the same on every process, and each
 process keeps its rows (`SlicedDraws`, a TorchFunctionMode: models never see ranks). Draws of
-another shape, or from a generator of their own, are left alone. Measured cost: ~2 us per torch
-call in the phase, about 0.3% of a small DCGAN step on this CPU; none with one process.
+another shape, or from a generator of their own, are left alone. Measured cost on this CPU: 0.9 ms
+of an 86 ms DCGAN step (32 images, one thread), about 1%; none with one process (no mode).
 """
 
 from __future__ import annotations
