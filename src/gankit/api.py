@@ -108,7 +108,9 @@ def build_trainer(
     config, dataset = prepare(config)
     device = dist.device or resolve_device(config.train.device)
     precision = resolve_precision(config.train.precision, device)
-    model = build_model(config).to(device)
+    model = build_model(config)
+    model.fit_data(dataset, config.seed)  # on resume, the checkpoint's buffers replace these
+    model = model.to(device)
     if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if dist.active and config.train.sync_batchnorm:

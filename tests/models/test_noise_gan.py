@@ -66,3 +66,58 @@ def test_info_gan_code_becomes_recognisable():
         g_losses["loss"].backward()
         g_opt.step()
     assert g_losses["class_g"].item() < 0.5 * math.log(4)
+
+
+def three_shapes(n_each: int = 20):
+    """A dataset of three obvious modes: dark, bright, and dark with a bright left half."""
+    from gankit.data import ImageDataset
+
+    dark = torch.full((n_each, 1, 16, 16), 10, dtype=torch.uint8)
+    bright = torch.full((2 * n_each, 1, 16, 16), 240, dtype=torch.uint8)
+    half = dark.clone()
+    half[..., :8] = 240
+    return ImageDataset(torch.cat([dark, bright, half]))
+
+
+def test_clusters_are_the_data_modes_and_condition_d_and_g():
+    gan = model(clusters=3, class_weight=1.0)
+    assert gan.num_classes == 0  # no labels to ask for: the clusters are internal
+    assert gan.generator.num_classes == 3 and gan.discriminator.num_classes == 3
+    data = three_shapes()
+    gan.fit_data(data, seed=0)
+    assert sorted(gan.cluster_share.tolist()) == [0.25, 0.25, 0.5]
+    images = data.batch(torch.arange(len(data)))["image"]
+    clusters = gan._labels({"image": images})
+    # Each mode is one cluster, and different modes are different clusters.
+    assert [len(set(clusters[i : i + 20].tolist())) for i in (0, 20, 40, 60)] == [1, 1, 1, 1]
+    assert len(set(clusters[[0, 20, 60]].tolist())) == 3
+    assert clusters[20] == clusters[40]
+    # D's auxiliary head learns the real images' clusters; G's fakes are asked for the same.
+    losses = gan.discriminator_loss({"image": images[:12]}, 0)
+    _, real_classes = gan.discriminator(images[:12], clusters[:12], classify=True)
+    assert torch.allclose(losses["class_d"], F.cross_entropy(real_classes, clusters[:12]))
+    assert torch.equal(gan._fakes[2], clusters[:12])
+
+
+def test_cluster_samples_follow_the_data_shares_and_the_seed():
+    gan = model(clusters=3)
+    gan.fit_data(three_shapes(), seed=0)
+    big = gan.cluster_share.argmax().item()
+    draws = []
+    gan.generator = _recording(gan.generator, draws)
+    gan.sample(2000, seed=5)
+    share = (draws[0] == big).float().mean().item()
+    assert abs(share - 0.5) < 0.05
+    assert torch.equal(gan.sample(4, seed=1), gan.sample(4, seed=1))
+
+
+def _recording(network, draws: list):
+    """`network` that also records the codes it is given."""
+
+    def forward(z, codes):
+        draws.append(codes)
+        return original(z, codes)
+
+    original = network.forward
+    network.forward = forward
+    return network

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from gankit.data.base import register_data
+from gankit.data.base import convert_channels, register_data
 from gankit.data.folders import image_mode, images_in, open_image, square, to_tensor
 from gankit.data.transforms import resize_images, to_float
 from gankit.errors import GankitError
@@ -94,8 +94,42 @@ def split_folder(root: Path, split: str, folders: dict[str, tuple[str, ...]]) ->
     raise GankitError(f"{root}: no {wanted} folder (expected the {split} split there)")
 
 
+class TwoSides:
+    """What paired and unpaired datasets share: two uint8 sets `a` and `b` (N, C, S, S)."""
+
+    a: Tensor
+    b: Tensor
+    source: str
+
+    def fixed_batch(self, n: int) -> dict[str, Tensor]:
+        """The first `n` images of each side, no augmentation (previews, evaluation)."""
+        return {"a": to_float(self.a[:n]), "b": to_float(self.b[:n])}
+
+    @property
+    def images(self) -> Tensor:
+        """The B side (what a model learns to produce), e.g. as a reference set for FID."""
+        return self.b
+
+    @property
+    def channels(self) -> int:
+        return self.a.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.a.shape[-1]
+
+    def resized_sides(self, size: int | None, channels: int | None) -> tuple[Tensor, Tensor]:
+        """Both sides at size x size with `channels` channels (see ImageDataset.resized)."""
+        a, b = self.a, self.b
+        if channels is not None and channels != a.shape[1]:
+            a, b = convert_channels(a, channels, self.source), convert_channels(b, channels)
+        if size is not None and size != a.shape[-1]:
+            a, b = resize_images(a, size), resize_images(b, size)
+        return a, b
+
+
 @dataclass
-class PairedDataset(torch.utils.data.Dataset):
+class PairedDataset(TwoSides, torch.utils.data.Dataset):
     """Aligned pairs held in memory: A and B as uint8 tensors (N, C, S, S)."""
 
     a: Tensor
@@ -120,32 +154,9 @@ class PairedDataset(torch.utils.data.Dataset):
             a, b = jitter([a, b])
         return {"a": a, "b": b}
 
-    def fixed_batch(self, n: int) -> dict[str, Tensor]:
-        """The first `n` pairs with no augmentation (training previews, evaluation)."""
-        return {"a": to_float(self.a[:n]), "b": to_float(self.b[:n])}
-
-    @property
-    def images(self) -> Tensor:
-        """The B side (what a model learns to produce), e.g. as a reference set for FID."""
-        return self.b
-
-    @property
-    def channels(self) -> int:
-        return self.a.shape[1]
-
-    @property
-    def image_size(self) -> int:
-        return self.a.shape[-1]
-
     def resized(self, size: int | None = None, channels: int | None = None) -> PairedDataset:
         """A copy at size x size with `channels` channels (see ImageDataset.resized)."""
-        from gankit.data.base import convert_channels
-
-        a, b = self.a, self.b
-        if channels is not None and channels != a.shape[1]:
-            a, b = convert_channels(a, channels, self.source), convert_channels(b, channels)
-        if size is not None and size != a.shape[-1]:
-            a, b = resize_images(a, size), resize_images(b, size)
+        a, b = self.resized_sides(size, channels)
         return PairedDataset(a, b, self.augment, self.source, self.files)
 
 

@@ -21,17 +21,17 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from gankit.data.base import convert_channels, register_data
+from gankit.data.base import register_data
 from gankit.data.folders import image_mode, images_in, open_image, read_images
-from gankit.data.paired import jitter, natural_size
-from gankit.data.transforms import resize_images, to_float
+from gankit.data.paired import TwoSides, jitter, natural_size
+from gankit.data.transforms import to_float
 from gankit.errors import GankitError
 
 SPLIT_FOLDERS = {"train": ("trainA", "trainB"), "test": ("testA", "testB")}
 
 
 @dataclass
-class UnpairedDataset(torch.utils.data.Dataset):
+class UnpairedDataset(TwoSides, torch.utils.data.Dataset):
     """Two unaligned image sets held in memory: uint8 (N_a, C, S, S) and (N_b, C, S, S)."""
 
     a: Tensor
@@ -57,31 +57,9 @@ class UnpairedDataset(torch.utils.data.Dataset):
             (a,), (b,) = jitter([a]), jitter([b])
         return {"a": a, "b": b}
 
-    def fixed_batch(self, n: int) -> dict[str, Tensor]:
-        """The first `n` images of each set, no augmentation (previews)."""
-        return {"a": to_float(self.a[:n]), "b": to_float(self.b[:n])}
-
-    @property
-    def images(self) -> Tensor:
-        """The B set (e.g. as a reference set for FID)."""
-        return self.b
-
-    @property
-    def channels(self) -> int:
-        return self.a.shape[1]
-
-    @property
-    def image_size(self) -> int:
-        return self.a.shape[-1]
-
     def resized(self, size: int | None = None, channels: int | None = None) -> UnpairedDataset:
         """A copy at size x size with `channels` channels (see ImageDataset.resized)."""
-        a, b = self.a, self.b
-        if channels is not None and channels != a.shape[1]:
-            a, b = convert_channels(a, channels, self.source), convert_channels(b, channels)
-        if size is not None and size != a.shape[-1]:
-            a, b = resize_images(a, size), resize_images(b, size)
-        return UnpairedDataset(a, b, self.augment, self.source)
+        return UnpairedDataset(*self.resized_sides(size, channels), self.augment, self.source)
 
 
 def domain_files(root: Path, split: str) -> tuple[list[Path], list[Path]]:

@@ -54,6 +54,10 @@ class GANModel(nn.Module):
         """Losses of one generator step on `batch`."""
         raise NotImplementedError
 
+    def fit_data(self, data: Any, seed: int) -> None:
+        """Called once before a new run trains, with its training data (`seed`: the run's), for
+        models that keep statistics of it as buffers (saved in checkpoints, so not on resume)."""
+
     def after_discriminator_step(self) -> None:
         """Called after each discriminator optimizer step (e.g. WGAN weight clipping)."""
 

@@ -16,6 +16,7 @@ from gankit.models.gan import (
     NETWORKS,
     NoiseGANConfig,
     classifier_classes,
+    condition_classes,
     generator_classes,
     label_input,
 )
@@ -68,12 +69,12 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, config: NoiseGANConfig) -> None:
         super().__init__()
         base, downs = conv_geometry(config.image_size)
-        self.num_classes = config.num_classes
-        self.concat = config.conditioning == "concat" and config.num_classes > 0
+        self.num_classes = condition_classes(config)
+        self.concat = config.conditioning == "concat" and self.num_classes > 0
         width = config.d_width or config.width
         widths = [width * 2**i for i in range(downs)]  # e.g. 64, 128 for 28px
         norm = NORMS.get(config.d_norm)
-        in_channels = config.channels + (config.num_classes if self.concat else 0)
+        in_channels = config.channels + (self.num_classes if self.concat else 0)
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, widths[0], 4, 2, 1),
             nn.LeakyReLU(0.2, inplace=True),
@@ -88,7 +89,7 @@ class DCGANDiscriminator(nn.Module):
         self.trunk = nn.Sequential(*layers, *spread, nn.Flatten())
         self.head = ConditionalHead(
             (widths[-1] + len(spread)) * base * base,
-            config.num_classes,
+            self.num_classes,
             config.conditioning,
             classifier_classes(config),
         )

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+from scipy.cluster.vq import kmeans2
 from torch import Tensor, nn
 
 from gankit.losses import ADVERSARIAL, gradient_penalty
@@ -21,6 +23,9 @@ from gankit.models.base import Batch, GANModel, Losses, noise
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.blocks import ConditionalHead, dcgan_init, label_planes, one_hot_input
 from gankit.registry import Registry
+
+if TYPE_CHECKING:
+    from gankit.data import ImageDataset
 
 
 @dataclass
@@ -46,11 +51,20 @@ class NoiseGANConfig:
     reuse_fakes: bool = True  # the generator phase reuses the discriminator phase's fakes
     latent_classes: int = 0  # > 0 (unconditional): a uniform categorical code joins z (InfoGAN)
     class_weight: float = 0.0  # > 0: D's auxiliary classifier loss weight (AC-GAN / InfoGAN)
+    # > 0 (unconditional): G and D are conditioned on K k-means clusters of the training images
+    # (their pixels, pooled), found once before training: no labels, no pretrained network.
+    clusters: int = 0
+
+
+def condition_classes(config: NoiseGANConfig) -> int:
+    """Classes D is conditioned on: the labels (cgan) or the data's clusters (0: none)."""
+    return config.num_classes or config.clusters
 
 
 def generator_classes(config: NoiseGANConfig) -> int:
-    """Size of the one-hot input G gets beside z: the class (cgan) or the latent code (InfoGAN)."""
-    return config.num_classes or config.latent_classes
+    """Size of the one-hot input G gets beside z: the class (cgan), the cluster or the latent
+    code (InfoGAN)."""
+    return condition_classes(config) or config.latent_classes
 
 
 def classifier_classes(config: NoiseGANConfig) -> int:
@@ -92,11 +106,11 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, config: NoiseGANConfig) -> None:
         super().__init__()
-        self.num_classes = config.num_classes
-        concat = config.conditioning == "concat" and config.num_classes > 0
+        self.num_classes = condition_classes(config)
+        concat = config.conditioning == "concat" and self.num_classes > 0
         width = config.d_width or config.width
         widths = [
-            config.channels * config.image_size**2 + (config.num_classes if concat else 0),
+            config.channels * config.image_size**2 + (self.num_classes if concat else 0),
             16 * width,
             8 * width,
             4 * width,
@@ -107,7 +121,7 @@ class MLPDiscriminator(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.concat = concat
         self.head = ConditionalHead(
-            widths[-1], config.num_classes, config.conditioning, classifier_classes(config)
+            widths[-1], self.num_classes, config.conditioning, classifier_classes(config)
         )
 
     def forward(
@@ -140,18 +154,42 @@ class NoiseGAN(GANModel):
             raise GankitError("a conditional GAN needs labelled data with at least 2 classes")
         if not config.conditional:
             config.num_classes = 0
+        elif config.clusters:
+            from gankit.errors import GankitError
+
+            raise GankitError("model.clusters is for unconditional GANs: the labels condition cgan")
         self.generator, self.discriminator = NETWORKS.get(config.arch)(config)
         dcgan_init(self)
         self.adversarial = ADVERSARIAL.get(config.adversarial)
         self._fakes: tuple[Tensor, Tensor | None] | None = None
+        if config.clusters:  # filled by `fit_data`, saved with the model for sampling
+            k, size = config.clusters, cluster_pool(config.image_size)
+            self.register_buffer("centroids", torch.zeros(k, config.channels * size**2))
+            self.register_buffer("cluster_share", torch.full((k,), 1 / k))
+
+    def fit_data(self, dataset: ImageDataset, seed: int) -> None:
+        """With `model.clusters`: k-means of the training images (pooled pixels), the clusters'
+        centres and shares. Cluster-conditioning (in the spirit of Liu et al. 2020, "Diverse Image
+        Generation via Self-Conditioned GANs", but with clusters of the data itself, found once)
+        splits the data into modes that G and D learn apart, without any labels."""
+        if not self.config.clusters:
+            return
+        features = cluster_features(dataset.images, self.config.image_size).double().numpy()
+        centres, assigned = kmeans2(features, self.config.clusters, minit="++", seed=seed)
+        share = torch.bincount(torch.from_numpy(assigned), minlength=self.config.clusters)
+        self.centroids.copy_(torch.from_numpy(centres))
+        self.cluster_share.copy_(share / share.sum())
 
     def _labels(self, batch: Batch) -> Tensor | None:
+        """What D and G are conditioned on: the labels (cgan), the images' clusters, or None."""
+        if self.config.clusters:
+            return nearest(cluster_features(batch["image"], self.config.image_size), self.centroids)
         return batch["label"] if self.num_classes else None
 
     def _codes(self, n: int, labels: Tensor | None, seed: int | None, device: torch.device):
-        """G's one-hot input: the class labels (cgan), a uniform categorical code (InfoGAN,
-        Chen et al. 2016, Sec. 5), or None."""
-        if self.num_classes or not self.config.latent_classes:
+        """G's one-hot input: the class labels (cgan) or clusters, a uniform categorical code
+        (InfoGAN, Chen et al. 2016, Sec. 5), or None."""
+        if labels is not None or not self.config.latent_classes:
             return labels
         return latent_codes(n, self.config.latent_classes, seed, device)
 
@@ -180,7 +218,7 @@ class NoiseGAN(GANModel):
         if self.config.class_weight > 0:
             # AC-GAN (Odena et al. 2017, Eq. 2-3): D learns the classes of the real images;
             # InfoGAN (Chen et al. 2016, Eq. 5): D's Q head learns the fakes' codes.
-            logits, target = (real_classes, labels) if self.num_classes else (fake_classes, codes)
+            logits, target = (real_classes, labels) if labels is not None else (fake_classes, codes)
             losses["class_d"] = F.cross_entropy(logits.float(), target)
             loss_d = loss_d + self.config.class_weight * losses["class_d"]
         if self.config.gp_weight > 0 and not self.regularizer_interval:
@@ -244,6 +282,10 @@ class NoiseGAN(GANModel):
         if self.num_classes and labels is None:
             labels = torch.arange(n) % self.num_classes
         labels = labels.to(device) if labels is not None and self.num_classes else None
+        if self.config.clusters:  # clusters in proportion to their share of the data
+            draw = torch.Generator().manual_seed(seed + 2) if seed is not None else None
+            labels = torch.multinomial(self.cluster_share.cpu(), n, True, generator=draw)
+            labels = labels.to(device)
         # The code's seed is offset so that it does not repeat the noise's random stream.
         codes = self._codes(n, labels, None if seed is None else seed + 1, device)
         return network(noise(n, self.config.z_dim, seed, device), codes).float()
@@ -258,6 +300,25 @@ def latent_codes(n: int, classes: int, seed: int | None, device: torch.device) -
     if seed is None:
         return torch.randint(classes, (n,), device=device)
     return torch.randint(classes, (n,), generator=torch.Generator().manual_seed(seed)).to(device)
+
+
+def cluster_pool(image_size: int) -> int:
+    """The side the images are pooled to before clustering: coarse shapes, not texture."""
+    return max(1, min(8, image_size // 4))
+
+
+def cluster_features(images: Tensor, image_size: int) -> Tensor:
+    """Images (uint8 or [-1, 1] floats, (N, C, H, W)) as pooled pixel vectors in [-1, 1]."""
+    if images.dtype == torch.uint8:
+        images = images.float() / 127.5 - 1
+    return F.adaptive_avg_pool2d(images.float(), cluster_pool(image_size)).flatten(1)
+
+
+def nearest(features: Tensor, centres: Tensor) -> Tensor:
+    """Index (N,) of each row's nearest centre (squared Euclidean distance)."""
+    with torch.autocast(features.device.type, enabled=False):  # bf16 would move boundaries
+        distances = (centres * centres).sum(1) - 2 * features.float() @ centres.T
+    return distances.argmin(1)
 
 
 def label_input(images: Tensor, labels: Tensor | None, num_classes: int, concat: bool) -> Tensor:
