@@ -130,3 +130,15 @@ def test_console_entry_point_runs():
         [sys.executable, "-m", "gankit", "train", "nope"], capture_output=True, text=True
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_minutes_alone_trains_for_the_budget_not_the_presets_steps(tiny_mnist, tmp_path, capsys):
+    out = tmp_path / "budget"
+    code, _, err = run_cli(
+        capsys, "train", "gan", "--data", tiny_mnist, "--minutes", "0.02", "--out", out, *TINY
+    )
+    assert code == 0, err
+    config = (out / "config.toml").read_text()
+    assert "steps = 1000000000" in config and "max_seconds = 1.2" in config
+    grids = sorted((out / "samples").glob("step-*.png"))
+    assert grids and int(grids[-1].stem.split("-")[1]) > 0  # it trained, and the clock stopped it

@@ -68,6 +68,8 @@ def run_train(args: argparse.Namespace) -> None:
         overrides.append("data.skip_bad=true")
     if args.minutes is not None:
         overrides.append(f"train.max_seconds={args.minutes * 60.0}")
+        if args.steps is None and args.epochs is None:  # the budget alone decides the length
+            overrides.append("train.steps=1000000000")
     if args.resume:
         config = gankit.resume_config(args.resume, overrides)
         if args.model != config.name:
