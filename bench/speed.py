@@ -54,7 +54,10 @@ def step_flops(step) -> int | None:
 
 
 def measure(preset: str, batch_size: int, seconds: float) -> dict:
-    config, _ = filled(gankit_config(preset, batch_size))
+    config = gankit_config(preset, batch_size)
+    if getattr(config.model, "clusters", 0):  # the plain loop's exact networks: unconditioned
+        config.model.clusters = 0
+    config, _ = filled(config)
     trainer = build_trainer(config, Path("/nonexistent-bench-run"))
     per_step = batch_size * config.train.d_steps
     with flush_denormals():  # as Trainer.run does on CPU

@@ -121,3 +121,14 @@ def _recording(network, draws: list):
     original = network.forward
     network.forward = forward
     return network
+
+
+def test_fewer_images_than_clusters_uses_one_cluster_per_image():
+    gan = model(clusters=8)
+    data = three_shapes(1)  # 4 images, 3 distinct
+    gan.fit_data(data, seed=0)
+    assert gan.cluster_share[4:].sum() == 0 and torch.isclose(
+        gan.cluster_share.sum(), torch.tensor(1.0)
+    )
+    clusters = gan._labels({"image": data.batch(torch.arange(4))["image"]})
+    assert clusters.max() < 4

@@ -146,14 +146,22 @@ register_preset(
         "dcgan",
         "noise-gan",
         RADFORD,
-        "DCGAN nets, non-saturating loss, gankit's fast recipe",
-        model={"arch": "dcgan", "d_norm": "none"},
+        "DCGAN nets, non-saturating loss, gankit's fast recipe, conditioned on 20 data clusters",
+        model={"arch": "dcgan", "d_norm": "none", "clusters": 20},
         # Measured (batch 128, 2 cores): with this batch-norm-free D, torch.compile's kernels are
         # slower than eager oneDNN (1278 vs 1657 img/s); with batch norm it helps (1595 vs 1503).
         train={**FAST, "compile": False},
         # Measured at 240 s: without batch norm in D the FID after 3124 updates (19.8) matched
         # that of 4309 updates with it (19.7); a minibatch-std channel or width 32 did not help.
-        why=FAST_WHY + " No batch norm in D: more progress per update.",
+        # Measured at 3000 steps (n 5000): FID 20.5 unconditioned; conditioned on k-means
+        # clusters of the data, K = 20: 8.2, K = 50: 8.0 (k-means 1 s vs 4 s); with an auxiliary
+        # cluster classifier in D (weight 1) worse: K = 10 / 20 / 50 / 100 / 200: 12.0 / 10.5 /
+        # 10.7 / 9.2 / 8.7, lower recall.
+        why=FAST_WHY
+        + " No batch norm in D: more progress per update. G and D are conditioned on 20 k-means"
+        " clusters of the training images' pooled pixels (found once, in about a second, before"
+        " training; no labels, no pretrained network; samples draw clusters by their share of"
+        " the data): FID 8.2 instead of 20.5 after 3000 steps. model.clusters=0 turns it off.",
     )
 )
 register_preset(

@@ -9,6 +9,7 @@ G(z [, y]) and a discriminator D(x [, y]) trained with a pair of adversarial los
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -175,9 +176,13 @@ class NoiseGAN(GANModel):
         if not self.config.clusters:
             return
         features = cluster_features(dataset.images, self.config.image_size).double().numpy()
-        centres, assigned = kmeans2(features, self.config.clusters, minit="++", seed=seed)
+        k = min(self.config.clusters, len(features))  # a tiny dataset: one cluster per image
+        with warnings.catch_warnings():  # an empty cluster is harmless: it is never drawn
+            warnings.simplefilter("ignore")
+            centres, assigned = kmeans2(features, k, minit="++", seed=seed)
         share = torch.bincount(torch.from_numpy(assigned), minlength=self.config.clusters)
-        self.centroids.copy_(torch.from_numpy(centres))
+        self.centroids.fill_(1e6)  # clusters beyond k: never the nearest, never drawn
+        self.centroids[:k].copy_(torch.from_numpy(centres))
         self.cluster_share.copy_(share / share.sum())
 
     def _labels(self, batch: Batch) -> Tensor | None:
