@@ -81,6 +81,7 @@ DATA_KINDS = {  # what each kind of dataset is, for the error when a model gets 
     "images": "single images (e.g. --data fashion-mnist, folder:<dir>)",
     "pairs": "aligned pairs (--data pairs:<root> with train/ and test/ of A|B images)",
     "unpaired": "two unaligned sets (--data unpaired:<root> with trainA/, trainB/, testA/, testB/)",
+    "attributes": "images with attribute labels (--data celeba:<root>, rafd:<folder>)",
 }
 
 
@@ -197,10 +198,22 @@ def load(
 
 @torch.no_grad()
 def sample(
-    model: GANModel, n: int, labels: Tensor | None = None, seed: int = 0, batch_size: int = 500
+    model: GANModel,
+    n: int,
+    labels: Tensor | None = None,
+    seed: int = 0,
+    batch_size: int = 500,
+    truncation: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """n samples as uint8 (N, H, W, C) and their labels (None if unconditional); seeded."""
+    """n samples as uint8 (N, H, W, C) and their labels (None if unconditional); seeded.
+
+    `truncation` psi (style-based models, which have `set_truncation`) stays set on the model."""
     from gankit.data.transforms import to_uint8
+
+    if truncation is not None:
+        if not hasattr(model, "set_truncation"):
+            raise GankitError("--truncation: only style-based models (stylegan) have a truncation")
+        model.set_truncation(truncation)
 
     if model.num_classes:
         labels = torch.arange(n) % model.num_classes if labels is None else labels.long()

@@ -44,6 +44,9 @@ def add_train(commands: argparse._SubParsersAction) -> None:
         "--direction", choices=("AtoB", "BtoA"), help="image-to-image: which side is the input"
     )
     parser.add_argument("--categories", help="classes to use, comma-separated (quickdraw)")
+    parser.add_argument(
+        "--attrs", help="attributes to use, comma-separated (celeba; default: the paper's five)"
+    )
     parser.add_argument("--skip-bad", action="store_true", help="skip malformed data records")
 
 
@@ -59,6 +62,7 @@ def run_train(args: argparse.Namespace) -> None:
         ("batch_size", "train.batch_size"),
         ("seed", "seed"),
         ("categories", "data.categories"),
+        ("attrs", "data.attrs"),
         ("direction", "model.direction"),
     ):
         value = getattr(args, flag)
@@ -99,6 +103,9 @@ def add_sample(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--labels", help="comma-separated class labels (conditional models)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
+    parser.add_argument(
+        "--truncation", type=float, metavar="PSI", help="stylegan: truncation psi in [0, 1]"
+    )
 
 
 def run_sample(args: argparse.Namespace) -> None:
@@ -125,7 +132,9 @@ def run_sample(args: argparse.Namespace) -> None:
     n = args.n or (len(labels) if labels is not None else 64)
     if n <= 0:
         raise GankitError(f"-n must be positive, got {n}")
-    images, label_array = gankit.sample(model, n, labels=labels, seed=args.seed)
+    images, label_array = gankit.sample(
+        model, n, labels=labels, seed=args.seed, truncation=args.truncation
+    )
     if args.out:
         import io
 
@@ -155,6 +164,7 @@ def run_models(args: argparse.Namespace) -> None:
         keys = ("arch", "adversarial", "gp_weight", "clip", "d_norm", "conditioning")
         keys += ("class_weight", "latent_classes")
         keys += ("norm", "gan_weight", "l1_weight", "cycle_weight", "pool_size")  # image-to-image
+        keys += ("w_dim", "max_width", "r1_gamma", "pl_weight", "mixing")  # stylegan
         shown = ", ".join(
             f"{k}={model[k]}" for k in keys if k in model and model[k] not in (0, 0.0)
         )
@@ -198,6 +208,10 @@ def run_eval(args: argparse.Namespace) -> None:
 
         if not is_translation_run(args.source):
             raise GankitError(f"--grid: {args.source} is not the run of an image-to-image model")
+        from gankit.metrics.attributes import is_attribute_run
+
+        if is_attribute_run(args.source):
+            raise GankitError("--grid: for a StarGAN run, `gankit translate <run> --grid <png>`")
     results = evaluate(
         args.source,
         metrics=args.metrics.split(","),
@@ -249,7 +263,9 @@ def add_data(commands: argparse._SubParsersAction) -> None:
     show.add_argument("--countries", default="", help="country codes to keep, e.g. US,DE")
     show.add_argument("--skip-bad", action="store_true", help="skip malformed records")
     make = actions.add_parser("make", help="write an offline image-to-image demo task to disk")
-    make.add_argument("task", help="edges2fashion | sneakers2sandals | shirts2tshirts")
+    make.add_argument(
+        "task", help="edges2fashion | sneakers2sandals | shirts2tshirts | fashion-attrs"
+    )
     make.add_argument("root", type=Path, help="folder to create (must not exist or be empty)")
     make.add_argument("--train", type=int, help="training images (per class for class tasks)")
     make.add_argument("--test", type=int, help="held-out images (per class for class tasks)")
@@ -282,11 +298,21 @@ def run_data_make(args: argparse.Namespace) -> None:
 
 def add_translate(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "translate", help="translate images with a pix2pix or CycleGAN run"
+        "translate", help="translate images with a pix2pix, CycleGAN or StarGAN run"
     )
     parser.add_argument("run", type=Path, help="run directory")
     parser.add_argument("--input", type=Path, required=True, help="an image or a folder of them")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (same names)")
+    parser.add_argument("--out", type=Path, help="output folder (same names)")
+    parser.add_argument(
+        "--attrs", help="StarGAN: attributes to set (+) or clear (-), e.g. +Blond_Hair,-Male"
+    )
+    parser.add_argument(
+        "--attr-file",
+        help="StarGAN: list_attr_celeba.txt giving the inputs' own labels (default: D_cls's)",
+    )
+    parser.add_argument(
+        "--grid", type=Path, help="StarGAN: a PNG of each input and every attribute changed alone"
+    )
     parser.add_argument(
         "--direction", choices=("AtoB", "BtoA"), help="CycleGAN: either (default: the run's)"
     )
@@ -294,10 +320,75 @@ def add_translate(commands: argparse._SubParsersAction) -> None:
 
 
 def run_translate(args: argparse.Namespace) -> None:
-    from gankit.translation import translate_files
+    from gankit.translation import translate_files, translate_grid
 
-    written = translate_files(args.run, args.input, args.out, args.direction, args.device)
-    print(f"wrote {len(written)} image{'s' * (len(written) != 1)} to {args.out}")
+    if not args.out and not args.grid:
+        raise GankitError("translate: give --out <folder> (and/or --grid <png> for StarGAN)")
+    if args.grid and not args.out and args.attrs:
+        raise GankitError("--attrs: the grid changes every attribute; give --out for --attrs")
+    options = {"attr_file": args.attr_file}
+    if args.out:
+        written = translate_files(
+            args.run, args.input, args.out, args.direction, args.device, attrs=args.attrs, **options
+        )
+        print(f"wrote {len(written)} image{'s' * (len(written) != 1)} to {args.out}")
+    if args.grid:
+        path, names = translate_grid(args.run, args.input, args.grid, args.device, **options)
+        print(f"wrote grid to {path} (columns: {', '.join(names)})")
+
+
+def add_style_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `interpolate` and `mix` (stylegan runs)."""
+    parser.add_argument("run", type=Path, help="run directory of a stylegan model")
+    parser.add_argument("--out", type=Path, required=True, help="output PNG")
+    parser.add_argument("--truncation", type=float, default=1.0, metavar="PSI")
+    parser.add_argument("--noise", default="const", help="noise inputs: const | random")
+    parser.add_argument("--no-ema", action="store_true", help="use the raw generator weights")
+
+
+def add_interpolate(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("interpolate", help="stylegan: a strip (and GIF) between seeds")
+    add_style_options(parser)
+    parser.add_argument("--seeds", required=True, help="comma-separated seeds, e.g. 1,2,3")
+    parser.add_argument("--steps", type=int, default=8, help="frames from one seed to the next")
+    parser.add_argument("--space", default="w", help="w (linear) | z (spherical)")
+    parser.add_argument("--gif", type=Path, help="the GIF (default: --out with .gif)")
+
+
+def run_interpolate(args: argparse.Namespace) -> None:
+    import gankit
+    from gankit import stylegan_tools as tools
+    from gankit.report import save_grid
+
+    seeds = tools.parse_seeds(args.seeds, "--seeds")
+    model = gankit.load(args.run, ema=not args.no_ema)
+    tools.check_style_model(model)
+    model.set_truncation(args.truncation)
+    frames = tools.interpolate(model, seeds, args.steps, args.space, args.noise)
+    save_grid(frames, args.out, nrow=len(frames), scale=2)
+    gif = tools.write_gif(frames, args.gif or args.out.with_suffix(".gif"))
+    print(f"wrote {len(frames)} frames to {args.out} and {gif}")
+
+
+def add_mix(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("mix", help="stylegan: a style-mixing grid (coarse/middle/fine)")
+    add_style_options(parser)
+    parser.add_argument("--rows", required=True, help="seeds giving styles (source B), e.g. 1,2")
+    parser.add_argument("--cols", required=True, help="seeds taking them (source A), e.g. 4,5")
+
+
+def run_mix(args: argparse.Namespace) -> None:
+    import gankit
+    from gankit import stylegan_tools as tools
+    from gankit.report import save_grid
+
+    rows, cols = tools.parse_seeds(args.rows, "--rows"), tools.parse_seeds(args.cols, "--cols")
+    model = gankit.load(args.run, ema=not args.no_ema)
+    tools.check_style_model(model)
+    model.set_truncation(args.truncation)
+    images, per_row = tools.mix(model, rows, cols, args.noise)
+    save_grid(images, args.out, nrow=per_row, scale=2)
+    print(f"wrote the style-mixing grid to {args.out}")
 
 
 COMMANDS = {
@@ -308,6 +399,8 @@ COMMANDS = {
     "translate": (add_translate, run_translate),
     "models": (add_models, run_models),
     "classifier": (add_classifier, run_classifier),
+    "interpolate": (add_interpolate, run_interpolate),
+    "mix": (add_mix, run_mix),
 }
 
 

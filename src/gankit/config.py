@@ -66,6 +66,7 @@ class DataConfig:
     recognized: str = "any"  # any | yes | no: Quick, Draw! drawings the game recognised or not
     countries: list[str] = field(default_factory=list)  # country codes to keep (empty: all)
     skip_bad: bool = False  # skip malformed records (and say how many) instead of stopping
+    attrs: list[str] = field(default_factory=list)  # attributes to select (celeba; empty: default)
 
     def options(self) -> dict[str, Any]:
         """The loader options that differ from their defaults, by name."""

@@ -14,9 +14,11 @@ before anything is written.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +67,7 @@ def load_translator(run_dir: str | Path, device: str = "cpu") -> GANModel:
     if not MODELS.get(PRESETS.get(config.name).family).translates:
         raise GankitError(
             f"{run_dir}: a {config.name} run generates images from noise; translate needs an "
-            f"image-to-image run (pix2pix, cyclegan)"
+            f"image-to-image run (pix2pix, cyclegan, stargan)"
         )
     return gankit.load(run_dir, device=device)
 
@@ -90,16 +92,36 @@ def save_image(image: Tensor, path: Path) -> None:
         raise GankitError(f"{path}: cannot write this image format ({error})") from None
 
 
+def file_translator(
+    model: GANModel, direction: str | None, **options: str | None
+) -> Callable[[Path, Tensor], Tensor]:
+    """How each input file (path, (1, C, H, W) in [-1, 1]) is translated: the model's own
+    `file_translator` hook when it has one (StarGAN: `options` such as attrs, attr_file, checked
+    before anything is read), else at the input's own size."""
+    hook = getattr(model, "file_translator", None)
+    if hook is not None:
+        return hook(direction=direction, **options)
+    given = [key for key, value in options.items() if value]
+    if given:
+        name = model.run_config.name if hasattr(model, "run_config") else type(model).__name__
+        flag = "--" + given[0].replace("_", "-")
+        raise GankitError(f"{flag}: a {name} run translates without attributes (StarGAN does)")
+    return lambda path, images: translate_tensor(model, images, direction)
+
+
 def translate_files(
     run_dir: str | Path,
     source: str | Path,
     out: str | Path,
     direction: str | None = None,
     device: str = "cpu",
+    **options: str | None,
 ) -> list[Path]:
     """Translate the image `source` (or every image under the folder `source`) with the model of
-    `run_dir` into the folder `out`, same relative names, each at its input's size."""
+    `run_dir` into the folder `out`, same relative names, each at its input's size (StarGAN: at
+    the model's size, with `options` attrs and attr_file, see gankit.models.stargan)."""
     model = load_translator(run_dir, device)
+    translate_one = file_translator(model, direction, **options)
     root, files = input_files(Path(source).expanduser())
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
@@ -111,7 +133,7 @@ def translate_files(
         for path in files:
             pixels = torch.from_numpy(np.array(open_image(path, mode), dtype=np.uint8))
             pixels = pixels.view(*pixels.shape[:2], -1).permute(2, 0, 1)[None]  # (1, C, H, W)
-            output = translate_tensor(model, to_float(pixels), direction)
+            output = translate_one(path, to_float(pixels))
             save_image(to_uint8(output[0]), staging / path.relative_to(root))
         publish(staging, out)
     finally:
@@ -128,3 +150,26 @@ def publish(staging: Path, out: Path) -> None:
         target = out / path.relative_to(staging)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
+
+
+def translate_grid(
+    run_dir: str | Path, source: str | Path, grid: str | Path, device: str = "cpu", **options: str
+) -> tuple[Path, list[str]]:
+    """The paper's attribute figure (StarGAN's `grid_columns` hook): one row per input image of
+    `source`, the input then one column per attribute changed alone; a PNG written atomically.
+    Returns its path and the column names."""
+    from gankit.metrics.translation import comparison_grid
+    from gankit.report.grid import write_bytes_atomic
+
+    model = load_translator(run_dir, device)
+    hook = getattr(model, "grid_columns", None)
+    if hook is None:
+        raise GankitError(f"--grid: a {model.run_config.name} run has no attribute grid (stargan)")
+    _, files = input_files(Path(source).expanduser())
+    columns, names = hook(files, **options)
+    picture = comparison_grid([to_uint8(column) for column in columns], per_row=1)
+    array = picture.repeat_interleave(2, 0).repeat_interleave(2, 1).numpy()
+    image = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return write_bytes_atomic(Path(grid).expanduser(), buffer.getvalue()), names

@@ -1,6 +1,7 @@
 """Datasets: every loader returns an in-memory `ImageDataset`; specs resolve via `load_data`."""
 
 # Importing the loader modules registers their data kinds (mnist, folder, pairs, unpaired, ...).
+from gankit.data import celeba as _celeba  # noqa: F401
 from gankit.data import folders, idx, paired, unpaired  # noqa: F401
 from gankit.data import quickdraw as _quickdraw  # noqa: F401
 from gankit.data.base import DATASETS, ImageDataset, load_data, parse_spec, register_data

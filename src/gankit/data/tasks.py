@@ -2,6 +2,7 @@
 
     gankit data make edges2fashion /tmp/edges2fashion      # pairs: edge map | garment
     gankit data make sneakers2sandals /tmp/sneakers2sandals  # unpaired: class 7 <-> class 5
+    gankit data make fashion-attrs /tmp/fashion-attrs        # CelebA layout: attributes (StarGAN)
 
 They are written in the published layouts (gankit.data.paired, gankit.data.unpaired), so that
 training on them exercises the same loaders as a downloaded dataset. Every image is the 28 x 28
@@ -12,6 +13,14 @@ on black. The unpaired tasks take two classes from disjoint images (every traini
 class for trainA/trainB, every test image for testA/testB). A ``gankit-task.json`` beside the
 folders names the task and, for class-to-class tasks, the classes of A and B (what `gankit eval`
 checks translations against with gankit's Fashion-MNIST classifier).
+
+fashion-attrs is written in CelebA's layout (gankit.data.celeba: ``images/`` and
+``list_attr_celeba.txt``, with the published file's trailing space and runs of spaces) from the
+Fashion-MNIST training images: 32 x 32 RGB garments with five attributes a classifier can check,
+drawn independently per image: a colour tint Red, Green or Blue (exclusive, like CelebA's hair
+colours; a quarter of the garments stay white), Bold (strokes dilated by a 3 x 3 maximum) and
+Framed (a one-pixel frame around the image). Every garment keeps its Fashion-MNIST class, which
+`gankit eval` checks translations keep.
 """
 
 from __future__ import annotations
@@ -115,7 +124,48 @@ TASKS.add(
     "shirts2tshirts",
     Task("shirts2tshirts", "unpaired", "shirts <-> T-shirts/tops (6 <-> 0)", class_writer(6, 0)),
 )
+FASHION_ATTRS = ["Red", "Green", "Blue", "Bold", "Framed"]
+TINTS = [(1.0, 1.0, 1.0), (1.0, 0.2, 0.2), (0.2, 1.0, 0.2), (0.2, 0.2, 1.0)]  # none, R, G, B
+
+
+def garment_attributes(images: Tensor, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """fashion-attrs images: uint8 (N, 3, 32, 32) of grey (N, 1, 28, 28) garments, and their
+    FASHION_ATTRS (N, 5) as booleans, drawn from `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    count = len(images)
+    tint = torch.randint(0, len(TINTS), (count,), generator=generator)  # 0: white
+    bold = torch.rand(count, generator=generator) < 0.5
+    framed = torch.rand(count, generator=generator) < 0.5
+    grey = padded(images).float() / 255  # (N, 1, 32, 32)
+    grey = torch.where(bold.view(-1, 1, 1, 1), F.max_pool2d(grey, 3, 1, 1), grey)
+    frame = torch.ones_like(grey[:1])
+    frame[..., 1:-1, 1:-1] = 0
+    grey = torch.where(framed.view(-1, 1, 1, 1), torch.maximum(grey, frame), grey)
+    rgb = grey * torch.tensor(TINTS)[tint].view(count, 3, 1, 1)
+    attrs = torch.stack([tint == 1, tint == 2, tint == 3, bold, framed], dim=1)
+    return (rgb * 255).round().to(torch.uint8), attrs
+
+
+def write_fashion_attrs(root: Path, source: str, train: int, test: int) -> dict:
+    """<root>/images/*.png and <root>/list_attr_celeba.txt, as CelebA is published."""
+    images, attrs = garment_attributes(load_data(source, "train").images[: train + test])
+    folder = root / "images"
+    folder.mkdir(parents=True)
+    lines = [str(len(images)), " ".join(FASHION_ATTRS) + " "]  # the published trailing space
+    for index, (image, values) in enumerate(zip(images, attrs, strict=True), start=1):
+        name = f"{index:06d}.png"
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / name, format="PNG")
+        lines.append(name + " " + " ".join(f"{1 if v else -1:>2}" for v in values.tolist()))
+    (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+    return {"attrs": FASHION_ATTRS, "exclusive": [FASHION_ATTRS[:3]]}
+
+
+TASKS.add(
+    "fashion-attrs",
+    Task("fashion-attrs", "celeba", "garments with tint, bold, frame", write_fashion_attrs),
+)
 DEFAULT_COUNTS = {"pairs": (20000, 2000), "unpaired": (6000, 1000)}  # per split (per class)
+DEFAULT_COUNTS["celeba"] = (20000, 2000)  # fashion-attrs: one file; celeba: holds 1999 out
 
 
 def make_task(

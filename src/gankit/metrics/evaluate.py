@@ -293,14 +293,17 @@ def evaluate(
     sources, and n, ref and feature_net. `ref` defaults to fashion-mnist:test.
 
     The run of an image-to-image model (pix2pix, CycleGAN) is scored on its held-out data instead
-    (`ref` defaults to the run's own data): see gankit.metrics.translation for its keys.
+    (`ref` defaults to the run's own data): see gankit.metrics.translation for its keys, and
+    gankit.metrics.attributes for StarGAN's.
 
     With a `shard` (distributed training), this process samples and embeds its share of the n
     images with a seed of its own, the features of every process are gathered, and process 0
     alone scores them (the others return {}).
     """
-    from gankit.metrics import translation  # lazily: it imports this module
+    from gankit.metrics import attributes, translation  # lazily: they import this module
 
+    if attributes.is_attribute_run(source):  # StarGAN: see gankit.metrics.attributes
+        return attributes.evaluate_run(source, n, ref, feature_net)
     if translation.is_translation_run(source):
         return translation.evaluate_run(source, n, ref, feature_net)
     ref = ref or DEFAULT_REF

@@ -1,6 +1,7 @@
 """Model families (one module each) and their presets, found through registries."""
 
-from gankit.models import cgan, cyclegan, dcgan, gan, pix2pix  # noqa: F401  (registers them)
+from gankit.models import cgan, cyclegan, dcgan, gan, pix2pix, stylegan  # noqa: F401  (registers)
+from gankit.models import stargan as _stargan  # noqa: F401  (registers StarGAN)
 from gankit.models.base import Batch, GANModel, Losses
 from gankit.models.registry import MODELS, PRESETS, Preset, build_model, register_preset
 

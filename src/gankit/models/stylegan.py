@@ -1,0 +1,264 @@
+"""StyleGAN: Karras, Laine & Aila 2019, "A Style-Based Generator Architecture for Generative
+Adversarial Networks" (CVPR), with the generator and discriminator of Karras et al. 2020,
+"Analyzing and Improving the Image Quality of StyleGAN" (CVPR; StyleGAN2).
+
+The networks are in gankit.nn.stylegan. The losses: the non-saturating logistic loss (Goodfellow
+et al. 2014), the R1 penalty on reals (Mescheder et al. 2018, Eq. 4) as a lazy regulariser (its
+own phase of the loop every `r1_every` steps, weighted by the interval: StyleGAN2, Sec. 3.1),
+optional path-length regularisation (StyleGAN2, Eq. 4, every `pl_every` steps) and style-mixing
+regularisation (StyleGAN, Sec. 3.1: two w's with a random crossover for `mixing` of the batches).
+Sampling takes a truncation psi (StyleGAN, Eq. 3) and a noise mode; the loop keeps the EMA of G.
+28 x 28 data is resized (bilinear) to `image_size`, 32 by default: the synthesis network doubles
+from 4 x 4, so it makes powers of two.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from gankit.errors import GankitError
+from gankit.losses import d_logistic, g_non_saturating, r1_penalty
+from gankit.models.base import Batch, GANModel, Losses, noise
+from gankit.models.registry import MODELS, Preset, register_preset
+from gankit.nn.stylegan import ResidualDiscriminator, StyleGenerator, mix_styles
+
+NOISE_MODES = ("random", "const", "none")
+
+
+@dataclass
+class StyleGANConfig:
+    """Hyper-parameters of StyleGAN (channels 0: from the data)."""
+
+    z_dim: int = 128
+    w_dim: int = 128
+    mapping_layers: int = 8  # the paper's 8 fully connected layers, learning-rate multiplier 0.01
+    image_size: int = 32  # a power of two from 8; the data is resized to it
+    channels: int = 0
+    width: int = 32  # channels at the full resolution, doubling as the resolution halves...
+    max_width: int = 64  # ...up to this many
+    d_width: int = 0  # > 0: the discriminator's own `width` (0: the same)
+    r1_gamma: float = 0.05  # R1 weight gamma (the penalty is gamma / 2 E||grad D(x)||^2)
+    r1_every: int = 16  # lazy R1: its own phase every N steps, weighted N x
+    pl_weight: float = 0.0  # > 0: path-length regularisation weight (StyleGAN2: 2)
+    pl_every: int = 4
+    mixing: float = 0.9  # probability of style mixing for a training batch
+    reuse_fakes: bool = True  # the generator phase reuses the discriminator phase's fakes
+
+
+class StyleGAN(GANModel):
+    """G = synthesis(mapping(z)) against a residual D, logistic loss, lazy R1 (see module doc)."""
+
+    Config = StyleGANConfig
+
+    def __init__(self, config: StyleGANConfig) -> None:
+        super().__init__(config)
+        check_config(config)
+        self.generator = StyleGenerator(
+            config.z_dim,
+            config.w_dim,
+            config.mapping_layers,
+            config.image_size,
+            config.channels,
+            config.width,
+            config.max_width,
+        )
+        self.discriminator = ResidualDiscriminator(
+            config.image_size, config.channels, config.d_width or config.width, config.max_width
+        )
+        self.register_buffer("pl_mean", torch.zeros(()))  # running mean of the path lengths
+        self.truncation, self.noise_mode = 1.0, "random"  # sampling options (set_truncation)
+        self._fakes: Tensor | None = None
+
+    def set_truncation(self, psi: float) -> None:
+        """psi for `sample`: w' = w_avg + psi (w - w_avg); 1 leaves w as it is."""
+        if not math.isfinite(psi) or not 0 <= psi <= 1:
+            raise GankitError(f"truncation psi must be in [0, 1], got {psi}")
+        self.truncation = float(psi)
+
+    def set_noise_mode(self, mode: str) -> None:
+        """Noise inputs for `sample`: random (seeded by the sample's seed), const or none."""
+        if mode not in NOISE_MODES:
+            raise GankitError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {mode!r}")
+        self.noise_mode = mode
+
+    def mixed_styles(self, n: int, device: torch.device) -> Tensor:
+        """ws (n, num_ws, w_dim) for training: with probability `mixing`, the layers from a
+        random crossover on take the w of a second z (style-mixing regularisation)."""
+        ws = self.generator.styles(noise(n, self.config.z_dim, None, device))
+        num_ws = self.generator.num_ws
+        if self.config.mixing > 0 and float(torch.rand(())) < self.config.mixing:
+            crossover = int(torch.randint(1, num_ws, ()))
+            other = self.generator.styles(noise(n, self.config.z_dim, None, device))
+            ws = mix_styles(ws, other, crossover)
+        return ws
+
+    def discriminator_loss(self, batch: Batch, step: int) -> Losses:
+        real = batch["image"]
+        # Keep the generator's graph only when the generator phase will reuse these fakes.
+        with torch.set_grad_enabled(self.config.reuse_fakes):
+            fake = self.generator.synthesis(self.mixed_styles(len(real), real.device))
+        self._fakes = fake if self.config.reuse_fakes else None
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake.detach())
+        loss = d_logistic(real_logits, fake_logits)
+        return {
+            "loss": loss,
+            "loss_d": loss.detach(),
+            "d_real": real_logits.detach().mean(),
+            "d_fake": fake_logits.detach().mean(),
+        }
+
+    @property
+    def regularizer_interval(self) -> int:
+        return self.config.r1_every if self.config.r1_gamma > 0 else 0
+
+    def discriminator_regularizer(self, batch: Batch, step: int) -> Losses:
+        """gamma / 2 E||grad D(x)||^2 on reals, times the interval (StyleGAN2, Sec. 3.1)."""
+        real = batch["image"].detach().float().requires_grad_(True)
+        penalty = r1_penalty(self.discriminator(real), real)
+        weight = self.config.r1_gamma / 2 * self.config.r1_every
+        return {"loss": weight * penalty, "r1": penalty.detach()}
+
+    def generator_loss(self, batch: Batch, step: int) -> Losses:
+        fake, self._fakes = self._fakes, None
+        if fake is None:
+            fake = self.generator.synthesis(self.mixed_styles(len(batch["image"]), self.device))
+        loss_g = g_non_saturating(self.discriminator(fake))
+        losses = {"loss_g": loss_g.detach()}
+        if self.config.pl_weight > 0 and step % self.config.pl_every == 0:
+            penalty = self.path_length_penalty(max(1, len(fake) // 2))
+            losses["pl"] = penalty.detach()
+            loss_g = loss_g + self.config.pl_weight * self.config.pl_every * penalty
+        return {"loss": loss_g, **losses}
+
+    def path_length_penalty(self, n: int) -> Tensor:
+        """(||J_w^T y||_2 - a)^2 with y ~ N(0, I) / sqrt(H W) and `a` the running mean of the
+        lengths (StyleGAN2, Eq. 4; decay 0.01 as in the official code)."""
+        ws = self.generator.styles(noise(n, self.config.z_dim, None, self.device))
+        images = self.generator.synthesis(ws)
+        shake = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
+        (grad,) = torch.autograd.grad((images * shake).sum(), ws, create_graph=True)
+        lengths = grad.float().square().sum(2).mean(1).sqrt()  # (n,)
+        with torch.no_grad():
+            self.pl_mean.lerp_(lengths.mean(), 0.01)
+        return (lengths - self.pl_mean).square().mean()
+
+    @property
+    def device(self) -> torch.device:
+        return self.pl_mean.device
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        labels: Tensor | None = None,
+        seed: int | None = None,
+        generator: nn.Module | None = None,
+    ) -> Tensor:
+        """n images in [-1, 1] at the model's `truncation` and `noise_mode`; seeded noise inputs
+        too when `seed` is given (the same seed, the same images)."""
+        network = generator or self.generator
+        ws = self.styles(n, seed, network)
+        return self.synthesize(ws, seed, network)
+
+    def styles(self, n: int, seed: int | None, network: nn.Module | None = None) -> Tensor:
+        """Truncated ws (n, num_ws, w_dim) of the z's drawn from `seed`."""
+        network = network or self.generator
+        device = next(network.parameters()).device
+        return network.styles(noise(n, self.config.z_dim, seed, device), self.truncation)
+
+    def synthesize(
+        self,
+        ws: Tensor,
+        seed: int | None = None,
+        network: nn.Module | None = None,
+        noise_images: list[Tensor | None] | None = None,
+    ) -> Tensor:
+        """Images in [-1, 1] of given ws, with `noise_images` (one per layer) or else the
+        `noise_mode` noise (seeded by `seed`)."""
+        network = network or self.generator
+        if noise_images is None:
+            # The noise's seed is offset so that it does not repeat the z's random stream.
+            noise_seed = None if seed is None else seed + 1
+            noise_images = network.synthesis.noise_images(
+                len(ws), self.noise_mode, noise_seed, ws.device
+            )
+        return network.synthesis(ws, noise_images).float().clamp(-1, 1)
+
+    @classmethod
+    def tiny_config(cls) -> StyleGANConfig:
+        return StyleGANConfig(z_dim=8, w_dim=8, image_size=16, channels=1, width=4, max_width=16)
+
+
+def check_config(config: StyleGANConfig) -> None:
+    """Refuse sizes the networks cannot be built with, one line each."""
+    size = config.image_size
+    if size < 8 or size & (size - 1):
+        raise GankitError(
+            f"model.image_size {size}: StyleGAN makes powers of two from 8 (32, 64, 128, 256); "
+            "28 x 28 data is resized to 32"
+        )
+    for key in ("z_dim", "w_dim", "mapping_layers", "width", "max_width", "r1_every", "pl_every"):
+        if getattr(config, key) <= 0:
+            raise GankitError(f"model.{key} must be positive, got {getattr(config, key)}")
+    if not 0 <= config.mixing <= 1:
+        raise GankitError(f"model.mixing must be in [0, 1], got {config.mixing}")
+    if config.r1_gamma < 0 or config.pl_weight < 0:
+        raise GankitError("model.r1_gamma and model.pl_weight must not be negative")
+
+
+MODELS.add("stylegan", StyleGAN)
+
+KARRAS = (
+    "Karras, Laine & Aila 2019, A Style-Based Generator Architecture for GANs (CVPR); "
+    "Karras et al. 2020, Analyzing and Improving the Image Quality of StyleGAN (CVPR)"
+)
+register_preset(
+    Preset(
+        "stylegan",
+        "stylegan",
+        KARRAS,
+        "StyleGAN2 generator (mapping net, modulated convs, noise, mixing), narrow for 2 CPU cores",
+        model={},
+        # Measured on 2 CPU cores (lock-serialised, 15 steps of batch 64): widths 32-128 made
+        # 178 img/s, 32-64 234 img/s, 16-64 324 img/s. With 32-64, a 20-minute budget gave 3813
+        # steps and FID 48.7 (bench/results/20261124-131709-vm-quality.json): not yet tuned.
+        # torch.compile cannot differentiate its graphs twice (R1's create_graph).
+        train={
+            "precision": "auto",
+            "batch_size": 64,
+            "lr": 2e-3,
+            "beta1": 0.0,
+            "beta2": 0.99,
+            "lr_decay_start": 0.5,
+            "ema": 0.999,
+            "steps": 20000,
+        },
+        why="Narrow (32-64 channels, w 128) to train on 2 CPU cores; no path-length regulariser; "
+        "bilinear resampling and 2x2 average pooling instead of FIR filters; bf16 autocast.",
+    )
+)
+register_preset(
+    Preset(
+        "stylegan-paper",
+        "stylegan",
+        KARRAS,
+        "StyleGAN2 config-F widths (512 channels, w 512), path-length regulariser: for GPUs",
+        model={
+            "z_dim": 512,
+            "w_dim": 512,
+            "width": 64,
+            "max_width": 512,
+            "r1_gamma": 10.0,
+            "pl_weight": 2.0,
+        },
+        train={"batch_size": 32, "lr": 2e-3, "beta1": 0.0, "beta2": 0.99, "ema": 0.999},
+        why="Bilinear resampling and 2x2 average pooling instead of FIR filters; width 64 at the "
+        "image size doubling to 512 (config F at 256 x 256); gamma 10 (the FFHQ value).",
+    )
+)
