@@ -64,12 +64,19 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def resized(self, size: int | None = None, channels: int | None = None) -> ImageDataset:
         """A copy at `size` x `size` with `channels` channels (1 <-> 3 converted), done once."""
-        images = self.images
-        if channels is not None and channels != images.shape[1]:
-            images = convert_channels(images, channels, self.source)
-        if size is not None and (images.shape[-1] != size or images.shape[-2] != size):
-            images = resize_images(images, size)
+        images = resized_images(self.images, size, channels, self.source)
         return ImageDataset(images, self.labels, self.class_names, self.source)
+
+
+def resized_images(
+    images: Tensor, size: int | None, channels: int | None, source: str = ""
+) -> Tensor:
+    """uint8 images (N, C, H, W) at `size` x `size` with `channels` channels (None: as they are)."""
+    if channels is not None and channels != images.shape[1]:
+        images = convert_channels(images, channels, source)
+    if size is not None and (images.shape[-1] != size or images.shape[-2] != size):
+        images = resize_images(images, size)
+    return images
 
 
 def convert_channels(images: Tensor, channels: int, source: str = "") -> Tensor:

@@ -33,10 +33,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from gankit.data.base import convert_channels, register_data
+from gankit.data.base import register_data, resized_images
 from gankit.data.folders import image_folder, image_mode, open_image, to_tensor
 from gankit.data.tasks import task_info
-from gankit.data.transforms import resize_images, to_float
+from gankit.data.transforms import to_float
 from gankit.errors import GankitError
 
 ATTR_FILE = "list_attr_celeba.txt"
@@ -98,11 +98,7 @@ class AttributeDataset(torch.utils.data.Dataset):
 
     def resized(self, size: int | None = None, channels: int | None = None) -> AttributeDataset:
         """A copy at size x size with `channels` channels (see ImageDataset.resized)."""
-        images = self.images
-        if channels is not None and channels != images.shape[1]:
-            images = convert_channels(images, channels, self.source)
-        if size is not None and images.shape[-1] != size:
-            images = resize_images(images, size)
+        images = resized_images(self.images, size, channels, self.source)
         return AttributeDataset(
             images, self.attrs, self.names, self.blocks, self.exclusive, self.source
         )
