@@ -162,7 +162,7 @@ def run_models(args: argparse.Namespace) -> None:
         if entry["why"]:
             print(f"{'':<14} differs from the paper: {entry['why']}")
         keys = ("arch", "adversarial", "gp_weight", "clip", "d_norm", "conditioning")
-        keys += ("class_weight", "latent_classes")
+        keys += ("class_weight", "latent_classes", "clusters")
         keys += ("norm", "gan_weight", "l1_weight", "cycle_weight", "pool_size")  # image-to-image
         keys += ("w_dim", "max_width", "r1_gamma", "pl_weight", "mixing")  # stylegan
         shown = ", ".join(
