@@ -132,3 +132,12 @@ def test_fewer_images_than_clusters_uses_one_cluster_per_image():
     )
     clusters = gan._labels({"image": data.batch(torch.arange(4))["image"]})
     assert clusters.max() < 4
+
+
+def test_clusters_must_not_be_negative():
+    import pytest
+
+    from gankit.errors import GankitError
+
+    with pytest.raises(GankitError, match="model.clusters must be 0"):
+        model(clusters=-1)

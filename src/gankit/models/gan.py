@@ -153,6 +153,10 @@ class NoiseGAN(GANModel):
             from gankit.errors import GankitError
 
             raise GankitError("a conditional GAN needs labelled data with at least 2 classes")
+        if config.clusters < 0:
+            from gankit.errors import GankitError
+
+            raise GankitError(f"model.clusters must be 0 (off) or positive, got {config.clusters}")
         if not config.conditional:
             config.num_classes = 0
         elif config.clusters:
