@@ -9,6 +9,7 @@ matmul peak.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -30,6 +31,27 @@ def images_per_second(step, images_per_step: int, warmup: int, seconds: float) -
         step()
         count += 1
     return count * images_per_step / (time.perf_counter() - start)
+
+
+def interleaved_rates(
+    steps: dict[str, Callable[[], object]], images_per_step: int, seconds: float, chunk: float = 0.5
+) -> dict[str, float]:
+    """Images/s of each step function, timed in alternating slices of about `chunk` seconds
+    until each has run `seconds`: on a shared VM the machine's speed drifts by tens of percent
+    within a minute, and alternating makes the drift hit every loop alike."""
+    spent = dict.fromkeys(steps, 0.0)
+    done = dict.fromkeys(steps, 0)
+    for step in steps.values():
+        for _ in range(3):  # warm-up: allocator, oneDNN primitive caches
+            step()
+    while min(spent.values()) < seconds:
+        for name, step in steps.items():
+            start = time.perf_counter()
+            while time.perf_counter() - start < chunk:
+                step()
+                done[name] += 1
+            spent[name] += time.perf_counter() - start
+    return {name: done[name] * images_per_step / spent[name] for name in steps}
 
 
 def matmul_peak(dtype: torch.dtype) -> float:
@@ -60,11 +82,17 @@ def measure(preset: str, batch_size: int, seconds: float) -> dict:
     config, _ = filled(config)
     trainer = build_trainer(config, Path("/nonexistent-bench-run"))
     per_step = batch_size * config.train.d_steps
-    with flush_denormals():  # as Trainer.run does on CPU
-        gankit_rate = images_per_second(trainer.train_step, per_step, 3, seconds)
     ref_config, dataset = filled(reference_config(preset, batch_size, same_nets=True))
     reference = ReferenceLoop(ref_config, dataset)
-    ref_rate = images_per_second(reference.step, per_step, 3, seconds)
+
+    def gankit_step() -> None:
+        with flush_denormals():  # as Trainer.run does on CPU (a plain loop does not)
+            trainer.train_step()
+
+    rates = interleaved_rates(
+        {"gankit": gankit_step, "reference": reference.step}, per_step, seconds
+    )
+    gankit_rate, ref_rate = rates["gankit"], rates["reference"]
     model = trainer.model
     sample_rate = images_per_second(
         lambda: model.sample(500, generator=trainer.sampling_network), 500, 1, seconds / 3

@@ -10,6 +10,7 @@ Presets built on these networks: dcgan, lsgan (Mao et al. 2017), wgan, wgan-gp, 
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from gankit.models.gan import (
@@ -27,6 +28,7 @@ from gankit.nn.blocks import (
     MinibatchStd,
     conv_geometry,
     one_hot_input,
+    runs_channels_last,
 )
 
 
@@ -48,19 +50,22 @@ class DCGANGenerator(nn.Module):
         self.project = nn.Linear(
             config.z_dim + self.num_classes, widths[0] * base * base, bias=False
         )
-        layers: list[nn.Module] = [norm(widths[0]), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [norm(widths[0]), nn.ReLU()]
         for fan_in, fan_out in zip(widths, widths[1:], strict=False):
             layers += [
                 nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False),
                 norm(fan_out),
-                nn.ReLU(inplace=True),
+                nn.ReLU(),  # not in place: its backward then keeps NHWC (measured)
             ]
         layers += [nn.ConvTranspose2d(widths[-1], config.channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         projected = self.project(one_hot_input(z, labels, self.num_classes))
-        return self.net(projected.view(-1, *self.shape))  # (B, width, base, base)
+        x = projected.view(-1, *self.shape)  # (B, width, base, base)
+        if runs_channels_last(self):  # then every layer runs NHWC
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -86,7 +91,7 @@ class DCGANDiscriminator(nn.Module):
                 nn.LeakyReLU(0.2, inplace=True),
             ]
         spread = [MinibatchStd(config.minibatch_std)] if config.minibatch_std > 0 else []
-        self.trunk = nn.Sequential(*layers, *spread, nn.Flatten())
+        self.trunk = nn.Sequential(*layers, *spread)  # the head flattens
         self.head = ConditionalHead(
             (widths[-1] + len(spread)) * base * base,
             self.num_classes,

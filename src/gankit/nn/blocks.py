@@ -57,6 +57,42 @@ def one_hot_input(z: Tensor, labels: Tensor | None, num_classes: int) -> Tensor:
     return torch.cat([z, F.one_hot(labels, num_classes).to(z.dtype)], dim=1)
 
 
+def is_channels_last(tensor: Tensor) -> bool:
+    """Whether a 4-D tensor is laid out NHWC (and not also plain NCHW, as 1x1 maps are)."""
+    return (
+        tensor.dim() == 4
+        and tensor.is_contiguous(memory_format=torch.channels_last)
+        and not tensor.is_contiguous()
+    )
+
+
+def flat_features(features: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    """Features (B, C, H, W) or (B, F) as a (B, F) matrix, without a copy, and the function that
+    puts a weight's last dimension (F, in nn.Flatten's C, H, W order) in the matrix's order.
+
+    A channels_last (NHWC) map flattens for free in H, W, C order; reordering the small weight
+    instead of the activation saves a copy of the activation forward and backward, and keeps
+    the gradient NHWC, so the layers below never mix layouts (a mixed-layout LeakyReLU backward
+    is 3x slower, and oneDNN reorders on every call; measured in bench/speed.py). The function
+    and the parameters are nn.Flatten's, so checkpoints do not depend on the layout.
+    """
+    if not is_channels_last(features):
+        return features.flatten(1), lambda weight: weight
+    batch, channels, height, width = features.shape
+    flat = features.permute(0, 2, 3, 1).reshape(batch, -1)  # a view of NHWC memory
+
+    def to_nhwc(weight: Tensor) -> Tensor:
+        grid = weight.unflatten(-1, (channels, height, width))
+        return grid.permute(*range(weight.dim() - 1), -2, -1, -3).flatten(-3)
+
+    return flat, to_nhwc
+
+
+def runs_channels_last(module: nn.Module) -> bool:
+    """Whether the module's convolution weights are NHWC (`module.to(memory_format=...)`)."""
+    return any(is_channels_last(parameter) for parameter in module.parameters())
+
+
 class ConditionalHead(nn.Module):
     """Final logit of a discriminator from its features (B, F), optionally class-conditional.
 
@@ -80,16 +116,19 @@ class ConditionalHead(nn.Module):
         self.classifier = nn.Linear(features, classes) if classes > 0 else None
 
     def forward(self, features: Tensor, labels: Tensor | None = None) -> Tensor:
-        logits = self.linear(features).squeeze(1)  # (B,)
+        """Logits (B,) of features (B, F) or (B, C, H, W) (flattened as nn.Flatten would)."""
+        flat, order = flat_features(features)
+        logits = F.linear(flat, order(self.linear.weight), self.linear.bias).squeeze(1)
         if self.embedding is not None:
-            logits = logits + (self.embedding(labels) * features).sum(1)
+            logits = logits + (F.embedding(labels, order(self.embedding.weight)) * flat).sum(1)
         return logits
 
     def classify(self, features: Tensor) -> Tensor:
         """Class logits (B, classes) of the auxiliary classifier."""
         if self.classifier is None:
             raise ValueError("this discriminator has no auxiliary classifier")
-        return self.classifier(features)
+        flat, order = flat_features(features)
+        return F.linear(flat, order(self.classifier.weight), self.classifier.bias)
 
 
 def label_planes(images: Tensor, labels: Tensor, num_classes: int) -> Tensor:
