@@ -32,6 +32,13 @@ def translate(*args, **kwargs):  # noqa: ANN002, ANN003
     return translate_files(*args, **kwargs)
 
 
+def stylize(*args, **kwargs):  # noqa: ANN002, ANN003
+    """Stylize image files with a style-transfer run (models.style_transfer.stylize_files)."""
+    from gankit.models.style_transfer import stylize_files
+
+    return stylize_files(*args, **kwargs)
+
+
 __all__ = [
     "GankitError",
     "RunConfig",
@@ -41,6 +48,7 @@ __all__ = [
     "preset",
     "resume_config",
     "sample",
+    "stylize",
     "train",
     "translate",
 ]

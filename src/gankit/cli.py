@@ -48,6 +48,10 @@ def add_train(commands: argparse._SubParsersAction) -> None:
         "--attrs", help="attributes to use, comma-separated (celeba; default: the paper's five)"
     )
     parser.add_argument("--skip-bad", action="store_true", help="skip malformed data records")
+    parser.add_argument("--style", help="style-transfer: the style image (model.style)")
+    parser.add_argument(
+        "--init-from", metavar="RUN", help="srgan: start the generator from this srresnet run"
+    )
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -64,6 +68,8 @@ def run_train(args: argparse.Namespace) -> None:
         ("categories", "data.categories"),
         ("attrs", "data.attrs"),
         ("direction", "model.direction"),
+        ("style", "model.style"),
+        ("init_from", "model.init_from"),
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -203,7 +209,10 @@ def run_eval(args: argparse.Namespace) -> None:
 
     if args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
-    if args.grid:
+    from gankit.metrics.superres import is_sr_run
+
+    super_resolution = is_sr_run(args.source)
+    if args.grid and not super_resolution:
         from gankit.metrics.translation import is_translation_run, save_run_grid
 
         if not is_translation_run(args.source):
@@ -223,7 +232,11 @@ def run_eval(args: argparse.Namespace) -> None:
     print(format_table(results))
     if args.json:
         write_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())
-    if args.grid:
+    if args.grid and super_resolution:  # LR | bicubic | output | HR
+        from gankit.metrics.superres import save_sr_grid
+
+        print(f"wrote grid to {save_sr_grid([args.source], args.grid, args.ref)}")
+    elif args.grid:
         print(f"wrote grid to {save_run_grid(args.source, args.grid, args.ref)}")
 
 
@@ -264,7 +277,9 @@ def add_data(commands: argparse._SubParsersAction) -> None:
     show.add_argument("--skip-bad", action="store_true", help="skip malformed records")
     make = actions.add_parser("make", help="write an offline image-to-image demo task to disk")
     make.add_argument(
-        "task", help="edges2fashion | sneakers2sandals | shirts2tshirts | fashion-attrs"
+        "task",
+        help="edges2fashion | sneakers2sandals | shirts2tshirts | fashion-attrs | fashion-sr | "
+        "natural-sr",
     )
     make.add_argument("root", type=Path, help="folder to create (must not exist or be empty)")
     make.add_argument("--train", type=int, help="training images (per class for class tasks)")
@@ -337,6 +352,41 @@ def run_translate(args: argparse.Namespace) -> None:
         print(f"wrote grid to {path} (columns: {', '.join(names)})")
 
 
+def add_stylize(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("stylize", help="stylize images with a style-transfer run")
+    parser.add_argument("run", type=Path, help="run directory of a style-transfer model")
+    parser.add_argument("--input", type=Path, required=True, help="an image or a folder of them")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (same names)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+
+
+def run_stylize(args: argparse.Namespace) -> None:
+    from gankit.models.style_transfer import stylize_files
+
+    written = stylize_files(args.run, args.input, args.out, args.device)
+    print(f"wrote {len(written)} image{'s' * (len(written) != 1)} to {args.out}")
+
+
+def add_upscale(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("upscale", help="super-resolve images with an srresnet/srgan run")
+    parser.add_argument("run", type=Path, help="run directory of an srresnet or srgan model")
+    parser.add_argument("--input", type=Path, required=True, help="an image or a folder of them")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (same names)")
+    parser.add_argument("--scale", type=int, help="refuse a run trained for another scale")
+    parser.add_argument("--tile", type=int, default=128, help="tile side in input pixels")
+    parser.add_argument("--overlap", type=int, default=48, help="context around each tile")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+
+
+def run_upscale(args: argparse.Namespace) -> None:
+    from gankit.upscale import upscale_files
+
+    written = upscale_files(
+        args.run, args.input, args.out, args.scale, args.device, args.tile, args.overlap
+    )
+    print(f"wrote {len(written)} image{'s' * (len(written) != 1)} to {args.out}")
+
+
 def add_style_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by `interpolate` and `mix` (stylegan runs)."""
     parser.add_argument("run", type=Path, help="run directory of a stylegan model")
@@ -397,6 +447,8 @@ COMMANDS = {
     "sample": (add_sample, run_sample),
     "eval": (add_eval, run_eval),
     "translate": (add_translate, run_translate),
+    "stylize": (add_stylize, run_stylize),
+    "upscale": (add_upscale, run_upscale),
     "models": (add_models, run_models),
     "classifier": (add_classifier, run_classifier),
     "interpolate": (add_interpolate, run_interpolate),

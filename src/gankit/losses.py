@@ -92,3 +92,64 @@ def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
 def l1(prediction: Tensor, target: Tensor) -> Tensor:
     """Mean absolute error (the L1 / cycle-consistency term, Isola et al. 2017; Zhu et al. 2017)."""
     return (prediction - target).abs().mean()
+
+
+def gram_matrix(features: Tensor) -> Tensor:
+    """G[c, c'] = sum_hw F[c, hw] F[c', hw] / (C H W): (B, C, H, W) -> (B, C, C).
+
+    The style representation of Gatys et al. 2016 (Eq. 3), normalised by C*H*W as in Johnson et
+    al. 2016 (Sec. 3.1, "Style Reconstruction Loss") so that layers of any size weigh alike.
+    """
+    batch, channels, height, width = features.shape
+    flat = features.float().reshape(batch, channels, height * width)
+    return flat @ flat.transpose(1, 2) / (channels * height * width)
+
+
+def _check_layers(a: dict[str, Tensor], b: dict[str, Tensor], weights: dict[str, float]) -> None:
+    missing = [name for name in weights if name not in a or name not in b]
+    if missing:
+        raise ValueError(f"no features for layer {missing[0]!r} (have {sorted(a)})")
+
+
+def feature_loss(a: dict[str, Tensor], b: dict[str, Tensor], weights: dict[str, float]) -> Tensor:
+    """sum_l w_l * mean (phi_l(a) - phi_l(b))^2 over the named layers of `weights`.
+
+    The feature reconstruction loss of Johnson et al. 2016 (Eq. 2: the squared Euclidean distance
+    normalised by C_j H_j W_j, i.e. a mean) and SRGAN's VGG content loss (Ledig et al. 2017, Eq. 5).
+    """
+    _check_layers(a, b, weights)
+    terms = [w * (a[n].float() - b[n].float()).square().mean() for n, w in weights.items()]
+    return torch.stack(terms).sum()
+
+
+def gram_distance(a: dict[str, Tensor], b: dict[str, Tensor], weights: dict[str, float]) -> Tensor:
+    """sum_l w_l * ||A_l - B_l||_F^2 of Gram matrices (B, C, C) by layer, averaged over the batch
+    (a batch of one broadcasts): `style_loss` for Gram matrices computed once (a fixed style)."""
+    _check_layers(a, b, weights)
+    terms = [w * (a[n] - b[n]).square().sum((1, 2)).mean() for n, w in weights.items()]
+    return torch.stack(terms).sum()
+
+
+def style_loss(a: dict[str, Tensor], b: dict[str, Tensor], weights: dict[str, float]) -> Tensor:
+    """sum_l w_l * ||G(phi_l(a)) - G(phi_l(b))||_F^2, averaged over the batch.
+
+    The style reconstruction loss of Johnson et al. 2016 (Eq. 4, with `gram_matrix`'s C*H*W
+    normalisation), summed over weighted layers as in Gatys et al. 2016 (Eq. 5). A batch of one
+    style image broadcasts against a batch of outputs.
+    """
+    _check_layers(a, b, weights)
+    grams_a = {name: gram_matrix(a[name]) for name in weights}
+    grams_b = {name: gram_matrix(b[name]) for name in weights}
+    return gram_distance(grams_a, grams_b, weights)
+
+
+def total_variation(images: Tensor) -> Tensor:
+    """Mean squared difference of vertically and horizontally neighbouring pixels, summed.
+
+    The total variation regulariser l_TV of Johnson et al. 2016 (Sec. 3.2; Mahendran & Vedaldi
+    2015, the beta = 2 form), as a mean over pixels so that it does not grow with image size.
+    """
+    images = images.float()
+    vertical = (images[..., 1:, :] - images[..., :-1, :]).square().mean()
+    horizontal = (images[..., :, 1:] - images[..., :, :-1]).square().mean()
+    return vertical + horizontal

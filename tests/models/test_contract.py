@@ -122,7 +122,10 @@ def tiny_translator(name: str, root, out) -> gankit.RunConfig:
     train = config.train
     train.steps, train.batch_size, train.log_every = 3, 8, 1
     train.sample_every, train.checkpoint_every, train.tensorboard = 2, 2, False
-    config.data.spec, config.out = f"{family_of(name).data_kind}:{root}", str(out)
+    kind = {"images": "folder"}.get(family_of(name).data_kind, family_of(name).data_kind)
+    config.data.spec, config.out = f"{kind}:{root}", str(out)
+    if hasattr(config.model, "style"):  # style-transfer: one style image (any image serves)
+        config.model.style = str(root / "trainA" / "0.png")
     return config
 
 
@@ -140,7 +143,8 @@ def test_every_translation_preset_trains_translates_and_round_trips(
     model = gankit.load(run_dir)
     images = torch.rand(3, 1, 16, 32) * 2 - 1  # any multiple of the stride, not only 16 x 16
     translated = model.translate(images)
-    assert translated.shape == (3, 1, 16, 32) and translated.abs().max() <= 1
+    scale = getattr(model, "output_scale", 1)  # super-resolution: outputs are larger
+    assert translated.shape == (3, 1, 16 * scale, 32 * scale) and translated.abs().max() <= 1
     assert torch.equal(translated, model.translate(images))  # eval mode: deterministic
     tensors, state = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
     assert state["step"] == 3 and any(key.startswith("optim.generator.") for key in tensors)

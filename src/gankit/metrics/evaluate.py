@@ -300,8 +300,10 @@ def evaluate(
     images with a seed of its own, the features of every process are gathered, and process 0
     alone scores them (the others return {}).
     """
-    from gankit.metrics import attributes, translation  # lazily: they import this module
+    from gankit.metrics import attributes, superres, translation  # lazily: they import this
 
+    if superres.is_sr_run(source):  # srresnet, srgan: see gankit.metrics.superres
+        return superres.evaluate_run(source, n, ref, feature_net)
     if attributes.is_attribute_run(source):  # StarGAN: see gankit.metrics.attributes
         return attributes.evaluate_run(source, n, ref, feature_net)
     if translation.is_translation_run(source):

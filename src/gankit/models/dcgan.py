@@ -123,7 +123,10 @@ def build_dcgan(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
 # Adam(2e-4, 0.5). The paper's recipe stays available as "<name>-paper".
 FAST = {
     "precision": "auto",
-    "compile": True,
+    # Measured after the networks went NHWC end to end (bench/speed.py style, interleaved with the
+    # plain loop, batch 128, 2 cores): torch.compile's kernels are slower than eager oneDNN, with
+    # or without batch norm in D: cgan 1009 vs 1140 img/s, dcgan 1103 vs 1319.
+    "compile": False,
     "batch_size": 64,
     "lr": 8e-4,
     "beta1": 0.0,
@@ -153,9 +156,7 @@ register_preset(
         RADFORD,
         "DCGAN nets, non-saturating loss, gankit's fast recipe, conditioned on 20 data clusters",
         model={"arch": "dcgan", "d_norm": "none", "clusters": 20},
-        # Measured (batch 128, 2 cores): with this batch-norm-free D, torch.compile's kernels are
-        # slower than eager oneDNN (1278 vs 1657 img/s); with batch norm it helps (1595 vs 1503).
-        train={**FAST, "compile": False},
+        train=FAST,
         # Measured at 240 s: without batch norm in D the FID after 3124 updates (19.8) matched
         # that of 4309 updates with it (19.7); a minibatch-std channel or width 32 did not help.
         # Measured at 3000 steps (n 5000): FID 20.5 unconditioned; conditioned on k-means
@@ -207,8 +208,7 @@ register_preset(
         GULRAJANI,
         "DCGAN nets, layer-normed critic, gradient penalty 10, one critic step, fast recipe",
         model={"arch": "dcgan", "adversarial": "wasserstein", "gp_weight": 10.0, "d_norm": "layer"},
-        # torch.compile cannot differentiate its graphs twice (the penalty's create_graph).
-        train={**FAST, "compile": False, "lr": 4e-4, "d_steps": 1},
+        train={**FAST, "lr": 4e-4, "d_steps": 1},
         why=(
             "One critic step per G step instead of 5 (measured at 240 s: 2 critic steps gave FID "
             "38.6, 1 gave 30.1: with the penalty keeping the critic Lipschitz, 5x the generator "
