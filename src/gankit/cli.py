@@ -352,12 +352,17 @@ def run_translate(args: argparse.Namespace) -> None:
         print(f"wrote grid to {path} (columns: {', '.join(names)})")
 
 
-def add_stylize(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("stylize", help="stylize images with a style-transfer run")
-    parser.add_argument("run", type=Path, help="run directory of a style-transfer model")
+def add_image_files(parser: argparse.ArgumentParser, model: str) -> None:
+    """The run, --input, --out and --device options of commands that map image files."""
+    parser.add_argument("run", type=Path, help=f"run directory of {model} model")
     parser.add_argument("--input", type=Path, required=True, help="an image or a folder of them")
     parser.add_argument("--out", type=Path, required=True, help="output folder (same names)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+
+
+def add_stylize(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("stylize", help="stylize images with a style-transfer run")
+    add_image_files(parser, "a style-transfer")
 
 
 def run_stylize(args: argparse.Namespace) -> None:
@@ -369,13 +374,10 @@ def run_stylize(args: argparse.Namespace) -> None:
 
 def add_upscale(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("upscale", help="super-resolve images with an srresnet/srgan run")
-    parser.add_argument("run", type=Path, help="run directory of an srresnet or srgan model")
-    parser.add_argument("--input", type=Path, required=True, help="an image or a folder of them")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (same names)")
+    add_image_files(parser, "an srresnet or srgan")
     parser.add_argument("--scale", type=int, help="refuse a run trained for another scale")
     parser.add_argument("--tile", type=int, default=128, help="tile side in input pixels")
     parser.add_argument("--overlap", type=int, default=48, help="context around each tile")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
 
 
 def run_upscale(args: argparse.Namespace) -> None:
