@@ -116,8 +116,9 @@ def build_dcgan(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
 
 # gankit's default recipe on the DCGAN nets, measured on 2 CPU cores (bench/quality.py; the numbers
 # are in bench/results/ and the issue notes). At a fixed wall-clock budget the FID is mostly a
-# function of the number of updates, so the recipe buys updates: bf16 autocast and one generator
-# forward per step (the D-step fakes reused) make a step 1.5-1.9x faster than the plain loop, and
+# function of the number of updates, so the recipe buys updates: bf16 autocast, NHWC end to end
+# and one generator forward per step (the D-step fakes reused) make a step about 2x as fast as the
+# plain loop (1.8-2.3x measured, bench/speed.py; the shared VM's speed drifts), and
 # batch 64 gives more updates per second than 128 (32 gives too noisy ones). Adam(8e-4, 0, 0.99)
 # with a linear decay over the second half of the run and an EMA of G learn faster per update than
 # Adam(2e-4, 0.5). The paper's recipe stays available as "<name>-paper".
@@ -136,10 +137,10 @@ FAST = {
     "steps": 10000,
 }
 FAST_WHY = (
-    "bf16 autocast where the CPU/GPU has it, the D-step fakes reused for the G step, batch 64, "
-    "Adam(8e-4, 0, 0.99) decaying linearly to 0 over the second half, an EMA of G: 1.5-1.9x "
-    "the images per second and more progress per update, so a far better FID at a fixed time "
-    "budget (bench/quality.py)."
+    "bf16 autocast where the CPU/GPU has it, NHWC end to end, the D-step fakes reused for the G "
+    "step, batch 64, Adam(8e-4, 0, 0.99) decaying linearly to 0 over the second half, an EMA of "
+    "G: about 2x the images per second and more progress per update, so a far better FID at a "
+    "fixed time budget (bench/quality.py)."
 )
 PAPER_TRAIN = {"precision": "fp32", "ema": 0.0}
 RADFORD = (
