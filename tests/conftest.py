@@ -20,6 +20,15 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
     return path
 
 
+def run_cli(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
+    """Run the gankit CLI in-process: (exit code, stdout, stderr)."""
+    from gankit.cli import main
+
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def pattern_images(n: int, size: int = 28, classes: int = 4, seed: int = 0) -> tuple:
     """Images whose class is a bright bar at a class-specific row, plus mild noise."""
     rng = np.random.default_rng(seed)

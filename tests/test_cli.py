@@ -3,6 +3,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from gankit.cli import main
 
@@ -18,12 +19,6 @@ TINY = [
     "--batch-size",
     "16",
 ]
-
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
 from gankit.cli import main
@@ -24,12 +25,6 @@ TINY = [
     "--steps",
     "2",
 ]
-
-
-def run_cli(capsys, *args):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

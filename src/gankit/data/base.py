@@ -19,8 +19,22 @@ from gankit.errors import GankitError
 from gankit.registry import Registry
 
 
+class ImageTensor:
+    """`channels` and `image_size` of a dataset holding `images` (N, C, H, W)."""
+
+    images: Tensor
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+
 @dataclass
-class ImageDataset(torch.utils.data.Dataset):
+class ImageDataset(ImageTensor, torch.utils.data.Dataset):
     """Images as one uint8 tensor (N, C, H, W) with optional int64 labels (N,)."""
 
     images: Tensor
@@ -53,14 +67,6 @@ class ImageDataset(torch.utils.data.Dataset):
         if self.labels is None:
             return 0
         return max(len(self.class_names), int(self.labels.max()) + 1 if len(self.labels) else 0)
-
-    @property
-    def channels(self) -> int:
-        return self.images.shape[1]
-
-    @property
-    def image_size(self) -> int:
-        return self.images.shape[-1]
 
     def resized(self, size: int | None = None, channels: int | None = None) -> ImageDataset:
         """A copy at `size` x `size` with `channels` channels (1 <-> 3 converted), done once."""

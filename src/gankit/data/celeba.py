@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from gankit.data.base import register_data, resized_images
+from gankit.data.base import ImageTensor, register_data, resized_images
 from gankit.data.folders import image_folder, image_mode, open_image, to_tensor
 from gankit.data.tasks import task_info
 from gankit.data.transforms import to_float
@@ -50,7 +50,7 @@ SPLIT_SEED = 1234
 
 
 @dataclass
-class AttributeDataset(torch.utils.data.Dataset):
+class AttributeDataset(ImageTensor, torch.utils.data.Dataset):
     """Images (N, C, S, S) uint8 with label vectors (N, K) of 0/1 floats, held in memory.
 
     `blocks` describes the label vector: one (dataset name, size, single) per labelled dataset,
@@ -87,14 +87,6 @@ class AttributeDataset(torch.utils.data.Dataset):
     def num_classes(self) -> int:
         """The length of the label vector (mask dims included): what the generator is given."""
         return len(self.names)
-
-    @property
-    def channels(self) -> int:
-        return self.images.shape[1]
-
-    @property
-    def image_size(self) -> int:
-        return self.images.shape[-1]
 
     def resized(self, size: int | None = None, channels: int | None = None) -> AttributeDataset:
         """A copy at size x size with `channels` channels (see ImageDataset.resized)."""
