@@ -20,7 +20,11 @@ from gankit.train.checkpoint import load_checkpoint, strip_prefix
 from gankit.train.precision import compile_available, resolve_device, resolve_precision
 from gankit.train.trainer import Trainer
 
-CHOICES = {"optimizer": ("adam", "rmsprop"), "precision": ("auto", "fp32", "bf16", "fp16")}
+CHOICES = {
+    "optimizer": ("adam", "rmsprop"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
+    "lr_schedule": ("linear", "step"),
+}
 
 
 def validate(config: RunConfig) -> None:
@@ -111,6 +115,7 @@ def build_trainer(
     precision = resolve_precision(config.train.precision, device)
     model = build_model(config)
     model.fit_data(dataset, config.seed)  # on resume, the checkpoint's buffers replace these
+    runs.check_evaluation(config, model, dist.is_main)  # before the config is saved
     model = model.to(device)
     if config.train.channels_last:
         model = model.to(memory_format=torch.channels_last)

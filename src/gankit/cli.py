@@ -363,12 +363,14 @@ def add_image_files(parser: argparse.ArgumentParser, model: str) -> None:
 def add_stylize(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("stylize", help="stylize images with a style-transfer run")
     add_image_files(parser, "a style-transfer")
+    parser.add_argument("--tile", type=int, default=512, help="tile side in pixels")
+    parser.add_argument("--overlap", type=int, default=64, help="context around each tile")
 
 
 def run_stylize(args: argparse.Namespace) -> None:
     from gankit.models.style_transfer import stylize_files
 
-    written = stylize_files(args.run, args.input, args.out, args.device)
+    written = stylize_files(args.run, args.input, args.out, args.device, args.tile, args.overlap)
     print(f"wrote {len(written)} image{'s' * (len(written) != 1)} to {args.out}")
 
 

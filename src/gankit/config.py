@@ -34,6 +34,7 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     lr_decay_start: float = 1.0  # fraction of steps after which the lr decays linearly to 0
+    lr_schedule: str = "linear"  # from lr_decay_start on: linear (to 0) | step (lr / 10)
     d_steps: int = 1  # discriminator (critic) steps per generator step
     ema: float = 0.999  # EMA decay of the generator's weights for sampling; 0 = off
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (auto: bf16 where the hardware has it)

@@ -4,9 +4,10 @@
 
 writes one output per input image, under the same relative name (so the same format), `scale`
 times larger. Images of any size: a large image is cut into tiles of ``tile`` x ``tile`` LR
-pixels, each run with ``overlap`` pixels of context on every side (cut away again), so that memory
-stays bounded; with an overlap of at least the network's receptive radius the tiles give the same
-result as the whole image (the paper-width SRResNet's radius is about 40 LR pixels).
+pixels, each run with ``overlap`` pixels of context on every side (cut away again; gankit.tiling,
+shared with `gankit stylize`), so that memory stays bounded; with an overlap of at least the
+network's receptive radius the tiles give the same result as the whole image (the paper-width
+SRResNet's radius is about 40 LR pixels).
 
 Colour: an RGB model upscales RGB images, and grey images as RGB (written back as grey); a grey
 model upscales grey images, and the luma (Y of YCbCr) of RGB ones, whose chroma is upscaled
@@ -30,6 +31,7 @@ from gankit.data.folders import open_image
 from gankit.data.transforms import to_float, to_uint8
 from gankit.errors import GankitError
 from gankit.models import PRESETS, GANModel
+from gankit.tiling import apply_tiled
 from gankit.train import runs
 from gankit.translation import input_files, publish, save_image
 
@@ -49,30 +51,23 @@ def load_upscaler(run_dir: str | Path, scale: int | None = None, device: str = "
     return gankit.load(run_dir, device=device)
 
 
-@torch.no_grad()
 def upscale_tensor(
-    model: GANModel, images: Tensor, tile: int = TILE, overlap: int = OVERLAP
+    model: GANModel,
+    images: Tensor,
+    tile: int = TILE,
+    overlap: int = OVERLAP,
+    generator: torch.nn.Module | None = None,
 ) -> Tensor:
     """(B, C, H, W) in [-1, 1] -> (B, C, s H, s W) in [-1, 1], in tiles of tile x tile LR pixels
-    with `overlap` pixels of context (see the module docstring)."""
-    if tile <= 0 or overlap < 0:
-        raise GankitError(f"tile must be positive and overlap not negative: {tile}, {overlap}")
-    scale, (height, width) = model.output_scale, images.shape[-2:]
-    if height <= tile and width <= tile:
-        return model.translate(images).cpu()
-    out = torch.empty(*images.shape[:2], height * scale, width * scale)
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            bottom, right = min(top + tile, height), min(left + tile, width)
-            y0, x0 = max(0, top - overlap), max(0, left - overlap)
-            y1, x1 = min(height, bottom + overlap), min(width, right + overlap)
-            piece = model.translate(images[..., y0:y1, x0:x1]).cpu()
-            rows = slice((top - y0) * scale, (bottom - y0) * scale)
-            cols = slice((left - x0) * scale, (right - x0) * scale)
-            out[..., top * scale : bottom * scale, left * scale : right * scale] = piece[
-                ..., rows, cols
-            ]
-    return out
+    with `overlap` pixels of context (gankit.tiling); `generator` overrides the model's network
+    (e.g. the EMA, during training)."""
+    return apply_tiled(
+        lambda piece: model.translate(piece, generator=generator),
+        images,
+        tile,
+        overlap,
+        model.output_scale,
+    )
 
 
 def as_tensor(picture: Image.Image) -> Tensor:

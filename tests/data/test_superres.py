@@ -124,3 +124,17 @@ def test_natural_sr_patches_come_from_held_out_photographs():
     patches = natural_patches(("coffee",), 4)
     assert len(patches) == 4 and patches[0].shape == (3, 128, 128)
     assert all(p.float().std() >= 4 for p in patches)
+
+
+def test_natural_sr_trains_on_grey_and_colour_photographs_apart_from_the_test_ones():
+    from gankit.data.superres_tasks import NATURAL, photograph
+
+    assert not set(NATURAL["train"]) & set(NATURAL["test"])
+    assert {"camera", "stereo_motorcycle"} <= set(NATURAL["train"])  # grey and varied colour
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    as_rgb = photograph(grey)
+    assert as_rgb.shape == (3, 4, 3) and (as_rgb == grey[..., None]).all()
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    assert photograph(rgba).shape == (2, 2, 3)
+    left, right = np.ones((2, 2, 3), np.uint8), np.zeros((2, 2, 3), np.uint8)
+    assert (photograph((left, right, None)) == 1).all()  # a stereo pair: the left view

@@ -126,3 +126,79 @@ def test_sr_eval_reports_psnr_ssim_next_to_bicubic(sr_root, tmp_path):
     grid = save_sr_grid([run_dir, run_dir], tmp_path / "grid.png")
     # 8 rows of LR | bicubic | two runs | HR, 16 px each (1 px grey between), 2x enlarged
     assert Image.open(grid).size == (2 * (5 * 16 + 4 + 8), 2 * (8 * 16 + 9 * 4))
+
+
+def test_srresnet_evaluates_during_training_as_gankit_eval_does(sr_root, tmp_path):
+    """train.eval_every scores an SR run with gankit.metrics.superres (it raised a KeyError)."""
+    import json
+
+    from gankit.metrics.evaluate import evaluate
+
+    config = tiny("srresnet", sr_root, tmp_path / "e", steps=4)
+    config.train.eval_every, config.train.eval_n = 2, 8
+    run_dir = gankit.train(config)
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    scored = [line for line in lines if "psnr" in line]
+    assert [line["step"] for line in scored] == [2, 4]
+    assert all(line["n"] == 8 and line["scale"] == 2 for line in scored)
+    final = evaluate(run_dir, n=8)  # the last weights are those scored at step 4
+    for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim"):
+        assert scored[-1][key] == pytest.approx(final[key], rel=1e-6), key
+
+
+def test_srgan_preset_steps_the_lr_down_tenfold_after_half_the_updates(sr_root, tmp_path):
+    """Ledig et al. 2017: Adam 1e-4, then 1e-5 (train.lr_schedule = "step")."""
+    assert gankit.preset("srgan").train.lr_schedule == "step"
+    config = tiny("srgan", sr_root, tmp_path / "s", steps=10)
+    config.train.lr_decay_start = 0.5
+    config, _ = gankit.api.prepare(config)
+    trainer = gankit.api.build_trainer(config, tmp_path / "s")
+    rates = []
+    for _ in range(10):
+        trainer.train_step()
+        rates.append([phase.optimizer.param_groups[0]["lr"] for phase in trainer.phases])
+    assert len(trainer.phases) == 2  # the discriminator's lr follows the same schedule
+    expected = [[1e-4, 1e-4]] * 5 + [[1e-5, 1e-5]] * 5
+    assert np.allclose(rates, expected, rtol=1e-9, atol=0), rates
+    config.train.lr_schedule = "cosine"
+    with pytest.raises(GankitError, match="lr_schedule must be one of linear, step"):
+        gankit.api.validate(config)
+
+
+def test_a_step_schedule_run_resumes_to_the_same_weights(sr_root, tmp_path, monkeypatch):
+    from gankit.train.checkpoint import load_checkpoint
+    from gankit.train.trainer import Trainer
+
+    def config(out):
+        made = tiny("srresnet", sr_root, out, steps=8)
+        made.train.lr_decay_start, made.train.lr_schedule = 0.5, "step"
+        made.train.precision = "fp32"
+        return made
+
+    straight = gankit.train(config(tmp_path / "straight"))
+    step = Trainer.train_step
+
+    def interrupted_at_3(trainer):  # Ctrl-C: stop after the current step, before the lr drop
+        losses = step(trainer)
+        trainer._stop = trainer._stop or trainer.step == 3
+        return losses
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted_at_3)
+    first = gankit.train(config(tmp_path / "resumed"))
+    monkeypatch.setattr(Trainer, "train_step", step)
+    resumed = gankit.train(gankit.resume_config(first), resume=first)
+    a, state_a = load_checkpoint(straight / "checkpoints" / "last.safetensors")
+    b, state_b = load_checkpoint(resumed / "checkpoints" / "last.safetensors")
+    assert state_a["step"] == state_b["step"] == 8
+    assert state_b["optimizers"]["generator"][0]["lr"] == pytest.approx(1e-5)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_bicubic_skip_starts_as_bicubic_upsampling():
+    """model.bicubic_skip (not the paper's): G(x) = residual + bicubic(x), the residual at 0."""
+    low = torch.rand(2, 3, 6, 5) * 2 - 1
+    network = SRResNet(3, 4, width=8, blocks=1, bicubic_skip=True)
+    bicubic = torch.nn.functional.interpolate(low, scale_factor=4, mode="bicubic")
+    assert torch.allclose(network(low), bicubic, atol=1e-6)
+    assert not torch.allclose(SRResNet(3, 4, width=8, blocks=1)(low), bicubic, atol=0.1)

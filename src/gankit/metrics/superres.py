@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 
 from gankit.data import load_data, parse_spec
 from gankit.data.transforms import to_float, to_uint8
@@ -74,15 +74,16 @@ def luma(image: Tensor, border: int) -> Tensor:
     return y[..., border : y.shape[-2] - border, border : y.shape[-1] - border]
 
 
-def upscaled(model: GANModel, data: Any, n: int) -> list[Tensor]:
-    """uint8 outputs (C, sH, sW) of the first `n` LR images, batched where sizes agree."""
+def upscaled(model: GANModel, data: Any, n: int, network: nn.Module | None = None) -> list[Tensor]:
+    """uint8 outputs (C, sH, sW) of the first `n` LR images, batched where sizes agree;
+    `network` overrides the model's generator (the EMA, during training)."""
     from gankit.upscale import upscale_tensor
 
     outputs: list[Tensor] = []
     lows = data.lr[:n]
     same = all(low.shape == lows[0].shape for low in lows)
     for part in torch.stack(lows).split(100) if same else [low[None] for low in lows]:
-        outputs += list(to_uint8(upscale_tensor(model, to_float(part))))
+        outputs += list(to_uint8(upscale_tensor(model, to_float(part), generator=network)))
     return outputs
 
 
@@ -111,14 +112,19 @@ def fid_of(
 
 
 def evaluate_sr(
-    model: GANModel, n: int = 10000, ref: str | None = None, feature_net: str = "fashion"
+    model: GANModel,
+    n: int = 10000,
+    ref: str | None = None,
+    feature_net: str = "fashion",
+    network: nn.Module | None = None,
 ) -> dict[str, Any]:
-    """The scores of the module docstring for the model of an srresnet/srgan run."""
+    """The scores of the module docstring for the model of an srresnet/srgan run (`network`:
+    another generator to score, e.g. during training, gankit.train.runs.evaluate_generator)."""
     spec = ref or model.run_config.data.spec
     data = held_out_sr(model, spec)
     scale, count = model.config.scale, min(n, len(data))
     targets = data.hr[:count]
-    outputs = upscaled(model, data, count)
+    outputs = upscaled(model, data, count, network)
     bicubic = [bicubic_up(low, scale) for low in data.lr[:count]]
     net = load_feature_network(feature_net)
     notes: list[str] = []

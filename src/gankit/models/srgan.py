@@ -57,6 +57,8 @@ class SRGANConfig:
     feature_weight: float = 0.0  # of the feature MSE; 0: FEATURE_SCALE's value for the network
     pixel_weight: float = 0.0  # of the pixel MSE in l_content (srresnet: MSE alone)
     init_from: str = ""  # a trained srresnet/srgan run whose generator G starts from
+    # Not the paper's: add the bicubic up-sampling of the input to G's output (gankit.nn.srresnet)
+    bicubic_skip: bool = False
 
 
 def resolve_features(config: SRGANConfig) -> str:
@@ -82,7 +84,9 @@ class SRGAN(GANModel):
         if config.scale not in SCALES:
             raise GankitError(f"model.scale must be 2, 4 or 8, got {config.scale}")
         channels = config.channels or 3
-        self.generator = SRResNet(channels, config.scale, config.width, config.blocks)
+        self.generator = SRResNet(
+            channels, config.scale, config.width, config.blocks, config.bicubic_skip
+        )
         self.discriminator = None
         if config.adversarial_weight > 0:  # srresnet (0): MSE alone, no discriminator
             self.discriminator = SRDiscriminator(
@@ -187,7 +191,7 @@ def load_generator(model: SRGAN, run_dir: str | Path) -> None:
     other = config_io.load(run_dir / "config.toml")
     if PRESETS.get(other.name).family != "srgan":
         raise GankitError(f"--init-from {run_dir}: a {other.name} run, not srresnet or srgan")
-    for key in ("scale", "channels", "width", "blocks"):
+    for key in ("scale", "channels", "width", "blocks", "bicubic_skip"):
         have, want = getattr(other.model, key), getattr(model.config, key)
         if have != want:
             raise GankitError(f"--init-from {run_dir}: model.{key} is {have} there, {want} here")
@@ -203,8 +207,8 @@ LEDIG = (
     "Ledig et al. 2017, Photo-Realistic Single Image Super-Resolution Using a Generative "
     "Adversarial Network (CVPR)"
 )
-# Adam(beta1 0.9) at 1e-4, batch 16 (Sec. 3.2); the paper's 1e-5 for the second half of SRGAN's
-# updates is approximated by the loop's linear decay over the second half of the run.
+# Adam(beta1 0.9) at 1e-4, batch 16 (Sec. 3.2); SRGAN: 1e-5 for the second half of its updates
+# (the loop's step schedule).
 TRAIN = {"lr": 1e-4, "beta1": 0.9, "batch_size": 16, "ema": 0.0, "sample_every": 500}
 register_preset(
     Preset(
@@ -214,7 +218,10 @@ register_preset(
         "SRResNet: 16 residual blocks, pixel-shuffle x2 blocks, trained on MSE (x4 by default)",
         model={"adversarial_weight": 0.0, "pixel_weight": 1.0},
         train={**TRAIN, "steps": 100000},
-        why="As published (widths 64, 16 blocks, 96-px crops, Adam 1e-4, batch 16).",
+        why="As published (widths 64, 16 blocks, 96-px crops, Adam 1e-4, batch 16). "
+        "model.bicubic_skip (off; not the paper's) adds the bicubic up-sampling of the input to "
+        "the output (VDSR's global residual, Kim et al. 2016): the untrained network is bicubic, "
+        "so that short CPU runs start from it rather than from noise (numbers in the README).",
     )
 )
 register_preset(
@@ -223,9 +230,10 @@ register_preset(
         "srgan",
         LEDIG,
         "SRGAN: SRResNet G + 8-conv D; VGG54 (or offline Fashion) content + 1e-3 adversarial",
-        train={**TRAIN, "steps": 20000, "lr_decay_start": 0.5},
-        why="The paper drops the lr from 1e-4 to 1e-5 after half the updates; the loop decays it "
-        "linearly over the second half instead. Offline (no VGG19 weights) the content loss uses "
-        "gankit's Fashion-MNIST network, which sees grey images.",
+        train={**TRAIN, "steps": 20000, "lr_decay_start": 0.5, "lr_schedule": "step"},
+        why="As published: Adam 1e-4, then 1e-5 for the second half of the updates (the paper's "
+        "10^5 + 10^5 updates are 20000 here). Offline (no VGG19 weights) the content loss uses "
+        "gankit's Fashion-MNIST network, which sees grey images. model.bicubic_skip (off; not "
+        "the paper's) adds the bicubic up-sampling of the input to G's output.",
     )
 )

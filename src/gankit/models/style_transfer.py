@@ -19,6 +19,7 @@ model's state: a trained run stylizes images without the feature network's file 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,12 @@ from gankit.models.base import Batch, GANModel, Losses
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.perceptual import CONTENT_LAYER, STYLE_LAYERS, FrozenFeatures, feature_network
 from gankit.nn.transform import TransformNet
+from gankit.tiling import apply_tiled
 
 PREVIEW = 8  # content images per training grid: a row of inputs, a row of their stylizations
+# `gankit stylize` runs images larger than TILE x TILE pixels in tiles with OVERLAP pixels of
+# context (gankit.tiling), so that memory stays bounded: about 1 GB at the paper's width.
+TILE, OVERLAP = 512, 64
 
 
 @dataclass
@@ -132,6 +137,42 @@ class StyleTransfer(GANModel):
         device = next(network.parameters()).device
         return network(images.to(device)).float()
 
+    def stylize(self, images: Tensor, tile: int = TILE, overlap: int = OVERLAP) -> Tensor:
+        """f_W of images (B, C, H, W) in [-1, 1] of any size (reflection-padded to a multiple of
+        `stride` and cropped back), in tiles of `tile` x `tile` pixels with `overlap` pixels of
+        context when larger (gankit.tiling; both rounded up to multiples of `stride`, so that
+        every tile meets the strided convolutions at the whole image's phase). Instance norm
+        normalises each tile by its own statistics, so a tiled image is close to, not equal to,
+        the whole image's output (tests/models/test_style_transfer.py measures how close)."""
+        from gankit.translation import pad_to_multiple  # it imports gankit.models
+
+        padded, (top, left, height, width) = pad_to_multiple(images, self.stride)
+        tile, overlap = (
+            -(-n // self.stride) * self.stride if n > 0 else n for n in (tile, overlap)
+        )
+        output = apply_tiled(self.translate, padded, tile, overlap)
+        return output[..., top : top + height, left : left + width]
+
+    def file_translator(
+        self,
+        direction: str | None = None,
+        tile: int | None = None,
+        overlap: int | None = None,
+        **options: str | None,
+    ) -> Callable[[Path, Tensor], Tensor]:
+        """How `gankit stylize` (and `gankit translate`) maps each image file: `stylize`, in
+        tiles (gankit.translation.file_translator's hook)."""
+        if direction is not None:
+            raise GankitError("--direction: a style-transfer run has one direction")
+        given = [key for key, value in options.items() if value]
+        if given:
+            raise GankitError(f"--{given[0].replace('_', '-')}: style-transfer takes no attributes")
+        tile, overlap = TILE if tile is None else tile, OVERLAP if overlap is None else overlap
+        if tile <= 0 or overlap < 0:  # refused before any file is read
+            raise GankitError(f"--tile {tile} --overlap {overlap}: the tile must be positive and "
+                              "the overlap not negative")  # fmt: skip
+        return lambda path, images: self.stylize(images, tile, overlap)
+
     def preview(self, data: Any, generator: nn.Module) -> Tensor:
         """Rows of 8: content images (the dataset's first 8) and their stylizations."""
         content = data.batch(torch.arange(min(PREVIEW, len(data))))["image"]
@@ -196,11 +237,17 @@ register_preset(
 
 
 def stylize_files(
-    run_dir: str | Path, source: str | Path, out: str | Path, device: str = "cpu"
+    run_dir: str | Path,
+    source: str | Path,
+    out: str | Path,
+    device: str = "cpu",
+    tile: int = TILE,
+    overlap: int = OVERLAP,
 ) -> list[Path]:
     """Stylize the image `source` (or every image under the folder `source`) with the
     style-transfer run `run_dir` into the folder `out`: same relative names, each at its input's
-    size (reflection-padded to a multiple of 4 and cropped back), written only when all are done
+    size (reflection-padded to a multiple of 4 and cropped back; in tiles when larger than
+    `tile`, see `StyleTransfer.stylize`), written only when all are done
     (gankit.translation.translate_files)."""
     from gankit import config as config_io
     from gankit.models.registry import PRESETS
@@ -211,4 +258,4 @@ def stylize_files(
     name = config_io.load(run_dir / "config.toml").name
     if PRESETS.get(name).family != "style-transfer":
         raise GankitError(f"{run_dir}: a {name} run, not style-transfer (see `gankit translate`)")
-    return translate_files(run_dir, source, out, device=device)
+    return translate_files(run_dir, source, out, device=device, tile=tile, overlap=overlap)

@@ -13,12 +13,19 @@ feature map, so the discriminator takes images of the training crop's size only.
 
 Widths and the number of blocks are parameters: the paper's values are the defaults; small CPU
 budgets use narrower networks (see gankit.models.srgan).
+
+An option that is not the paper's, off by default: ``bicubic_skip`` adds the bicubic up-sampling of
+the input to the output, so that the network learns only the residual detail (global residual
+learning, Kim et al. 2016, "Accurate Image Super-Resolution Using Very Deep Convolutional
+Networks" (VDSR), Sec. 3.2); the last convolution then starts at zero, so that the untrained
+network is exactly bicubic up-sampling (colours included) and training only has to improve on it.
 """
 
 from __future__ import annotations
 
 import math
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 SCALES = (2, 4, 8)
@@ -51,22 +58,37 @@ def upsample_block(width: int) -> nn.Sequential:
 class SRResNet(nn.Module):
     """(B, C, h, w) -> (B, C, scale h, scale w); any input size (fully convolutional)."""
 
-    def __init__(self, channels: int, scale: int = 4, width: int = 64, blocks: int = 16) -> None:
+    def __init__(
+        self,
+        channels: int,
+        scale: int = 4,
+        width: int = 64,
+        blocks: int = 16,
+        bicubic_skip: bool = False,
+    ) -> None:
         super().__init__()
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {scale}")
-        self.scale = scale
+        self.scale, self.bicubic_skip = scale, bicubic_skip
         self.head = nn.Sequential(nn.Conv2d(channels, width, 9, padding=4), nn.PReLU(width))
         self.blocks = nn.Sequential(*(ResidualBlock(width) for _ in range(blocks)))
         self.merge = nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width))
         ups = int(math.log2(scale))
         self.upsample = nn.Sequential(*(upsample_block(width) for _ in range(ups)))
         self.tail = nn.Conv2d(width, channels, 9, padding=4)
+        if bicubic_skip:  # the untrained network is bicubic up-sampling (module docstring)
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def forward(self, low_res: Tensor) -> Tensor:
         features = self.head(low_res)  # (B, width, h, w)
         features = features + self.merge(self.blocks(features))  # the global skip
-        return self.tail(self.upsample(features))  # (B, C, scale h, scale w), unbounded
+        high_res = self.tail(self.upsample(features))  # (B, C, scale h, scale w), unbounded
+        if self.bicubic_skip:
+            high_res = high_res + F.interpolate(
+                low_res, scale_factor=self.scale, mode="bicubic", align_corners=False
+            )
+        return high_res
 
 
 def _conv_layer(fan_in: int, width: int, stride: int, norm: bool) -> list[nn.Module]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -121,30 +122,75 @@ class Sampler:
         return self.model.sample(n, labels=labels, seed=seed, generator=self.network)
 
 
+def _translation_scores(model: GANModel, config: RunConfig, n: int, network: nn.Module) -> dict:
+    from gankit.metrics.translation import evaluate_model
+
+    return evaluate_model(model, config, n=n, network=network)
+
+
+def _attribute_scores(model: GANModel, config: RunConfig, n: int, network: nn.Module) -> dict:
+    from gankit.metrics.attributes import evaluate_model
+
+    with torch.enable_grad():  # it first trains the attribute classifiers it scores with
+        return evaluate_model(model, config, n=n, network=network)
+
+
+def _superres_scores(model: GANModel, config: RunConfig, n: int, network: nn.Module) -> dict:
+    from gankit.metrics.superres import evaluate_sr
+
+    return evaluate_sr(model, n=n, ref=config.data.spec, network=network)
+
+
+# How an image-to-image model is scored during training, by the kind of data it trains on: the
+# code `gankit eval <run>` runs for such a run (gankit.metrics.evaluate), on `network`.
+# Style transfer ("images") has no held-out score: see `check_evaluation`.
+TRANSLATION_SCORES = {
+    "pairs": _translation_scores,
+    "unpaired": _translation_scores,
+    "attributes": _attribute_scores,
+    "superres": _superres_scores,
+}
+
+
+def check_evaluation(config: RunConfig, model: GANModel, main: bool = True) -> None:
+    """Before training: turn ``train.eval_every`` off, saying so in one line (process 0), for a
+    model that has nothing to score during training (style transfer)."""
+    if not config.train.eval_every or not model.translates:
+        return
+    if model.data_kind not in TRANSLATION_SCORES:
+        config.train.eval_every = 0  # saved so: the run's config says what ran
+        if main:
+            print(
+                f"gankit: train.eval_every ignored: {config.name} runs have no held-out score "
+                f"(look at the run's samples/ grids, or `gankit stylize` images)",
+                file=sys.stderr,
+            )
+
+
 @torch.no_grad()
 def evaluate_generator(
     model: GANModel, network: nn.Module, config: RunConfig, shard: object = None
 ) -> dict:
     """FID etc. of `eval_n` samples against the training data's test split; with a `shard`
-    (gankit.train.distributed.Shard), this process's share of them, the features gathered."""
+    (gankit.train.distributed.Shard), this process's share of them, the features gathered.
+    An image-to-image model is scored on its held-out data (`TRANSLATION_SCORES`)."""
     from gankit.metrics.evaluate import evaluate  # a heavy import, only when evaluation is on
 
     was_training = network.training
     network.eval()
     try:
         if model.translates:
-            from gankit.metrics.translation import evaluate_model
-
-            results = evaluate_model(model, config, n=config.train.eval_n, network=network)
-            return {k: v for k, v in results.items() if isinstance(v, (int, float))}
-        results = evaluate(
-            Sampler(model, network),
-            metrics=config.train.eval_metrics,
-            n=config.train.eval_n,
-            ref=_test_spec(config.data.spec),
-            seed=config.seed,
-            shard=shard,
-        )
+            score = TRANSLATION_SCORES.get(model.data_kind)  # None: see check_evaluation
+            results = score(model, config, config.train.eval_n, network) if score else {}
+        else:
+            results = evaluate(
+                Sampler(model, network),
+                metrics=config.train.eval_metrics,
+                n=config.train.eval_n,
+                ref=_test_spec(config.data.spec),
+                seed=config.seed,
+                shard=shard,
+            )
     finally:
         network.train(was_training)
     return {key: value for key, value in results.items() if isinstance(value, (int, float))}

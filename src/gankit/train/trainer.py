@@ -36,6 +36,14 @@ from gankit.train.ema import make_ema
 from gankit.train.logger import Logger
 from gankit.train.precision import Precision, flush_denormals
 
+# The lr factor from `lr_decay_start` (the fraction of the run) on, by `train.lr_schedule`:
+# "linear" decays to 0 at the end (pix2pix, CycleGAN); "step" divides the lr by 10 once (SRGAN:
+# 1e-4, then 1e-5 for the second half of the updates, Ledig et al. 2017, Sec. 3.2).
+LR_SCHEDULES: dict[str, Callable[[float, float], float]] = {
+    "linear": lambda progress, start: min(1.0, max(0.0, (1.0 - progress) / (1.0 - start))),
+    "step": lambda progress, start: 0.1 if progress >= start else 1.0,
+}
+
 
 @dataclass
 class Phase:
@@ -203,11 +211,12 @@ class Trainer:
         return min(1.0, max(by_steps, by_time))
 
     def _set_lr(self) -> None:
-        """Constant, then linear decay to 0 from `lr_decay_start` of the run (pix2pix-style)."""
+        """Constant until `lr_decay_start` of the run, then as `lr_schedule` says (LR_SCHEDULES).
+        A function of the progress alone: a resumed run continues the same schedule."""
         start = self.config.train.lr_decay_start
         factor = 1.0
         if start < 1.0:
-            factor = min(1.0, max(0.0, (1.0 - self.progress()) / (1.0 - start)))
+            factor = LR_SCHEDULES[self.config.train.lr_schedule](self.progress(), start)
         for phase in self.phases:
             for group in phase.optimizer.param_groups:
                 group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
