@@ -146,10 +146,11 @@ def test_srresnet_evaluates_during_training_as_gankit_eval_does(sr_root, tmp_pat
         assert scored[-1][key] == pytest.approx(final[key], rel=1e-6), key
 
 
-def test_srgan_preset_steps_the_lr_down_tenfold_after_half_the_updates(sr_root, tmp_path):
-    """Ledig et al. 2017: Adam 1e-4, then 1e-5 (train.lr_schedule = "step")."""
-    assert gankit.preset("srgan").train.lr_schedule == "step"
-    config = tiny("srgan", sr_root, tmp_path / "s", steps=10)
+def test_srgan_paper_preset_steps_the_lr_down_tenfold_after_half_the_updates(sr_root, tmp_path):
+    """Ledig et al. 2017: Adam 1e-4, then 1e-5 (train.lr_schedule = "step"); srgan decays."""
+    assert gankit.preset("srgan-paper").train.lr_schedule == "step"
+    assert gankit.preset("srgan").train.lr_schedule == "linear"
+    config = tiny("srgan-paper", sr_root, tmp_path / "s", steps=10)
     config.train.lr_decay_start = 0.5
     config, _ = gankit.api.prepare(config)
     trainer = gankit.api.build_trainer(config, tmp_path / "s")

@@ -230,10 +230,25 @@ register_preset(
         "srgan",
         LEDIG,
         "SRGAN: SRResNet G + 8-conv D; VGG54 (or offline Fashion) content + 1e-3 adversarial",
+        # Measured on fashion-sr, 4 minutes from the same SRResNet run (2 CPU cores, gankit eval
+        # on 2000 held-out images; SRResNet alone: FID 26.5): the lr decaying linearly to 0 over
+        # the second half gave FID 18.4 (PSNR 18.05); the paper's step to 1e-5 gave 26.1 (17.03).
+        train={**TRAIN, "steps": 20000, "lr_decay_start": 0.5},
+        why="The lr decays linearly to 0 over the second half of the updates instead of the "
+        "paper's step from 1e-4 to 1e-5 (srgan-paper): in a short run the decay to 0 settles G "
+        "better (fashion-sr, 4 minutes: FID 18.4 against 26.1). Offline (no VGG19 weights) the "
+        "content loss uses gankit's Fashion-MNIST network, which sees grey images. "
+        "model.bicubic_skip (off; not the paper's) adds the bicubic up-sampling of the input to "
+        "G's output.",
+    )
+)
+register_preset(
+    Preset(
+        "srgan-paper",
+        "srgan",
+        LEDIG,
+        "SRGAN as published: Adam 1e-4, then 1e-5 for the second half of the updates",
+        # The paper's 10^5 + 10^5 updates are 20000 here, as for srgan.
         train={**TRAIN, "steps": 20000, "lr_decay_start": 0.5, "lr_schedule": "step"},
-        why="As published: Adam 1e-4, then 1e-5 for the second half of the updates (the paper's "
-        "10^5 + 10^5 updates are 20000 here). Offline (no VGG19 weights) the content loss uses "
-        "gankit's Fashion-MNIST network, which sees grey images. model.bicubic_skip (off; not "
-        "the paper's) adds the bicubic up-sampling of the input to G's output.",
     )
 )
