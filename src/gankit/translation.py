@@ -101,12 +101,18 @@ def file_translator(
     hook = getattr(model, "file_translator", None)
     if hook is not None:
         return hook(direction=direction, **options)
+    name = model.run_config.name if hasattr(model, "run_config") else type(model).__name__
+    refuse_options(name, options)
+    return lambda path, images: translate_tensor(model, images, direction)
+
+
+def refuse_options(name: str, options: dict[str, str | None]) -> None:
+    """One line naming the first attribute option (`--attrs`, ...) given to a `name` run, which
+    translates without attributes."""
     given = [key for key, value in options.items() if value]
     if given:
-        name = model.run_config.name if hasattr(model, "run_config") else type(model).__name__
         flag = "--" + given[0].replace("_", "-")
         raise GankitError(f"{flag}: a {name} run translates without attributes (StarGAN does)")
-    return lambda path, images: translate_tensor(model, images, direction)
 
 
 def translate_files(

@@ -162,11 +162,11 @@ class StyleTransfer(GANModel):
     ) -> Callable[[Path, Tensor], Tensor]:
         """How `gankit stylize` (and `gankit translate`) maps each image file: `stylize`, in
         tiles (gankit.translation.file_translator's hook)."""
+        from gankit.translation import refuse_options  # it imports gankit.models
+
         if direction is not None:
             raise GankitError("--direction: a style-transfer run has one direction")
-        given = [key for key, value in options.items() if value]
-        if given:
-            raise GankitError(f"--{given[0].replace('_', '-')}: style-transfer takes no attributes")
+        refuse_options("style-transfer", options)
         tile, overlap = TILE if tile is None else tile, OVERLAP if overlap is None else overlap
         if tile <= 0 or overlap < 0:  # refused before any file is read
             raise GankitError(f"--tile {tile} --overlap {overlap}: the tile must be positive and "
