@@ -40,6 +40,17 @@ def pattern_images(n: int, size: int = 28, classes: int = 4, seed: int = 0) -> t
     return images, labels.astype(np.uint8)
 
 
+def three_shapes(n_each: int = 20) -> object:
+    """A dataset of three obvious modes: dark, bright, and dark with a bright left half."""
+    from gankit.data import ImageDataset
+
+    dark = torch.full((n_each, 1, 16, 16), 10, dtype=torch.uint8)
+    bright = torch.full((2 * n_each, 1, 16, 16), 240, dtype=torch.uint8)
+    half = dark.clone()
+    half[..., :8] = 240
+    return ImageDataset(torch.cat([dark, bright, half]))
+
+
 @pytest.fixture(scope="session")
 def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A data spec for a 256-image MNIST-format dataset (train and test), gzipped as the real."""

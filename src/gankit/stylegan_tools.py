@@ -52,6 +52,13 @@ def latents(model: GANModel, seeds: list[int]) -> Tensor:
     return torch.cat([noise(1, model.config.z_dim, seed, device) for seed in seeds])
 
 
+def conditions(model: GANModel, seeds: list[int]) -> Tensor | None:
+    """The class vectors of each seed's cluster (a cluster-conditioned model), else None."""
+    device = next(model.generator.parameters()).device
+    drawn = [model.seed_condition(1, seed, device) for seed in seeds]
+    return None if drawn[0] is None else torch.cat(drawn)
+
+
 def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     """Spherical interpolation between rows of a and b (Shoemake 1985), as for z in the paper's
     perceptual path length (Karras et al. 2019, Sec. 4.1); nearly parallel rows: linear."""
@@ -86,17 +93,23 @@ def interpolate(
         raise GankitError(f"--steps must be positive, got {steps}")
     if space not in SPACES:
         raise GankitError(f"--space must be w or z, got {space!r}")
-    z = latents(model, seeds)
-    points = z if space == "z" else model.generator.mapping(z, model.truncation)
+    z, condition = latents(model, seeds), conditions(model, seeds)
+    points = z if space == "z" else model.generator.mapping(z, model.truncation, condition)
     blend = slerp if space == "z" else torch.lerp
-    path = [
-        blend(points[i], points[i + 1], k / steps)
-        for i in range(len(seeds) - 1)
-        for k in range(steps)
-    ]
-    path = torch.stack([*path, points[-1]])
-    if space == "z":
-        path = model.generator.mapping(path, model.truncation)
+
+    def along(rows: Tensor, blend=blend) -> Tensor:
+        """`steps` points from each row to the next, then the last row."""
+        path = [
+            blend(rows[i], rows[i + 1], k / steps)
+            for i in range(len(rows) - 1)
+            for k in range(steps)
+        ]
+        return torch.stack([*path, rows[-1]])
+
+    path = along(points)
+    if space == "z":  # the clusters' class vectors blend linearly beside z
+        path_condition = None if condition is None else along(condition, torch.lerp)
+        path = model.generator.mapping(path, model.truncation, path_condition)
     ws = path[:, None].expand(-1, model.generator.num_ws, -1)
     return model.synthesize(ws, noise_images=shared_noise(model, len(ws), noise_mode, seeds[0]))
 
@@ -123,8 +136,9 @@ def mix(
     Top row: a blank cell, then the column seeds (source A). Then for each range (coarse, middle,
     fine), one row per row seed (source B): the B image, then each A with B's styles there."""
     check_style_model(model)
-    ws_a = model.generator.styles(latents(model, cols), model.truncation)  # (A, num_ws, w_dim)
-    ws_b = model.generator.styles(latents(model, rows), model.truncation)
+    generator, psi = model.generator, model.truncation
+    ws_a = generator.styles(latents(model, cols), psi, conditions(model, cols))  # (A, num_ws, w)
+    ws_b = generator.styles(latents(model, rows), psi, conditions(model, rows))
     cells = [torch.full_like(ws_a[:1], math.nan), ws_a]  # NaN marks the blank corner
     for _, start, stop in mixing_ranges(model.generator.num_ws):
         for b in range(len(rows)):

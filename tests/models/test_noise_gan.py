@@ -4,6 +4,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from conftest import three_shapes
 
 from gankit.models.gan import NoiseGAN, NoiseGANConfig
 
@@ -66,17 +67,6 @@ def test_info_gan_code_becomes_recognisable():
         g_losses["loss"].backward()
         g_opt.step()
     assert g_losses["class_g"].item() < 0.5 * math.log(4)
-
-
-def three_shapes(n_each: int = 20):
-    """A dataset of three obvious modes: dark, bright, and dark with a bright left half."""
-    from gankit.data import ImageDataset
-
-    dark = torch.full((n_each, 1, 16, 16), 10, dtype=torch.uint8)
-    bright = torch.full((2 * n_each, 1, 16, 16), 240, dtype=torch.uint8)
-    half = dark.clone()
-    half[..., :8] = 240
-    return ImageDataset(torch.cat([dark, bright, half]))
 
 
 def test_clusters_are_the_data_modes_and_condition_d_and_g():

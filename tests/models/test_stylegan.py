@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
+from conftest import three_shapes
 
 import gankit
 from gankit.models.stylegan import StyleGAN, StyleGANConfig
@@ -107,6 +109,41 @@ def test_training_mixes_styles_with_the_configured_probability():
     assert torch.equal(ws[:, 0], ws[:, -1])
 
 
+def test_cluster_conditioning_feeds_the_mapping_network_and_d():
+    model = tiny_model(clusters=3, mixing=0.0)
+    data = three_shapes()
+    model.fit_data(data, seed=0)
+    images = data.batch(torch.arange(len(data)))["image"]
+    clusters = model.clusters_of(images)
+    assert len(set(clusters[[0, 20, 60]].tolist())) == 3 and clusters[20] == clusters[40]
+    # The fakes of a batch are made for, and judged with, the clusters of its real images.
+    batch = {"image": images[::5]}
+    model.discriminator_loss(batch, 0)
+    fake, condition = model._fakes
+    assert torch.equal(condition, F.one_hot(clusters[::5], 3).float())
+    # The same z in another cluster is another w (and image); D's logit depends on the cluster.
+    z, one_hot = torch.randn(1, 8).expand(3, -1), torch.eye(3)
+    ws = model.generator.mapping(z, 1.0, one_hot)
+    assert torch.cdist(ws, ws)[~torch.eye(3, dtype=torch.bool)].min() > 1e-3
+    logits = model.discriminator(images[:1].float().expand(3, -1, -1, -1) / 127.5 - 1, one_hot)
+    assert logits.unique().numel() == 3
+
+
+def test_cluster_samples_follow_the_data_shares_and_the_seed():
+    model = tiny_model(clusters=3)
+    model.fit_data(three_shapes(), seed=0)
+    big = model.cluster_share.argmax().item()
+    condition = model.seed_condition(2000, 5, torch.device("cpu"))
+    assert abs(condition[:, big].mean().item() - 0.5) < 0.05
+    assert torch.equal(model.sample(4, seed=1), model.sample(4, seed=1))
+    # A seed stands for the same z and cluster in sample, interpolate and mix.
+    first = model.sample(1, seed=7)
+    model.set_noise_mode("const")
+    frames = interpolate(model, [7, 8], steps=2, space="z")
+    assert torch.allclose(frames[0], model.sample(1, seed=7)[0], atol=1e-5)
+    assert not torch.equal(first, model.sample(1, seed=8))
+
+
 def tiny_config(data, out, **model_values) -> gankit.RunConfig:
     config = gankit.preset("stylegan")
     for key, value in {**vars(StyleGAN.tiny_config()), "channels": 0, **model_values}.items():
@@ -203,3 +240,16 @@ def test_generator_runs_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         images = generator(torch.randn(2, 8))
     assert torch.isfinite(images.float()).all()
+
+
+def test_discriminator_runs_nhwc_on_one_channel_images():
+    # A (B, 1, H, W) image is NCHW and NHWC at once; D must still run its trunk NHWC.
+    model = tiny_model(channels=1).to(memory_format=torch.channels_last)
+    seen = []
+    model.discriminator.blocks[0].register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    model.discriminator(torch.randn(4, 1, 16, 16))
+    assert seen == [True] and not torch.randn(4, 4, 16, 16).is_contiguous(
+        memory_format=torch.channels_last
+    )

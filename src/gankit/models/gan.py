@@ -9,24 +9,19 @@ G(z [, y]) and a discriminator D(x [, y]) trained with a pair of adversarial los
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from scipy.cluster.vq import kmeans2
 from torch import Tensor, nn
 
 from gankit.losses import ADVERSARIAL, gradient_penalty
 from gankit.models.base import Batch, GANModel, Losses, noise
+from gankit.models.clusters import ClusterConditioned
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.blocks import ConditionalHead, dcgan_init, label_planes, one_hot_input
 from gankit.registry import Registry
-
-if TYPE_CHECKING:
-    from gankit.data import ImageDataset
 
 
 @dataclass
@@ -142,7 +137,7 @@ def build_mlp(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
     return MLPGenerator(config), MLPDiscriminator(config)
 
 
-class NoiseGAN(GANModel):
+class NoiseGAN(ClusterConditioned, GANModel):
     """G(z [, y]) against D(x [, y]) with a named adversarial loss (Goodfellow 2014, Eq. 1)."""
 
     Config = NoiseGANConfig
@@ -167,32 +162,12 @@ class NoiseGAN(GANModel):
         dcgan_init(self)
         self.adversarial = ADVERSARIAL.get(config.adversarial)
         self._fakes: tuple[Tensor, Tensor | None] | None = None
-        if config.clusters:  # filled by `fit_data`, saved with the model for sampling
-            k, size = config.clusters, cluster_pool(config.image_size)
-            self.register_buffer("centroids", torch.zeros(k, config.channels * size**2))
-            self.register_buffer("cluster_share", torch.full((k,), 1 / k))
-
-    def fit_data(self, dataset: ImageDataset, seed: int) -> None:
-        """With `model.clusters`: k-means of the training images (pooled pixels), the clusters'
-        centres and shares. Cluster-conditioning (in the spirit of Liu et al. 2020, "Diverse Image
-        Generation via Self-Conditioned GANs", but with clusters of the data itself, found once)
-        splits the data into modes that G and D learn apart, without any labels."""
-        if not self.config.clusters:
-            return
-        features = cluster_features(dataset.images, self.config.image_size).double().numpy()
-        k = min(self.config.clusters, len(features))  # a tiny dataset: one cluster per image
-        with warnings.catch_warnings():  # an empty cluster is harmless: it is never drawn
-            warnings.simplefilter("ignore")
-            centres, assigned = kmeans2(features, k, minit="++", seed=seed)
-        share = torch.bincount(torch.from_numpy(assigned), minlength=self.config.clusters)
-        self.centroids.fill_(1e6)  # clusters beyond k: never the nearest, never drawn
-        self.centroids[:k].copy_(torch.from_numpy(centres))
-        self.cluster_share.copy_(share / share.sum())
+        self.init_clusters()  # with `model.clusters` (gankit.models.clusters)
 
     def _labels(self, batch: Batch) -> Tensor | None:
         """What D and G are conditioned on: the labels (cgan), the images' clusters, or None."""
         if self.config.clusters:
-            return nearest(cluster_features(batch["image"], self.config.image_size), self.centroids)
+            return self.clusters_of(batch["image"])
         return batch["label"] if self.num_classes else None
 
     def _codes(self, n: int, labels: Tensor | None, seed: int | None, device: torch.device):
@@ -292,9 +267,7 @@ class NoiseGAN(GANModel):
             labels = torch.arange(n) % self.num_classes
         labels = labels.to(device) if labels is not None and self.num_classes else None
         if self.config.clusters:  # clusters in proportion to their share of the data
-            draw = torch.Generator().manual_seed(seed + 2) if seed is not None else None
-            labels = torch.multinomial(self.cluster_share.cpu(), n, True, generator=draw)
-            labels = labels.to(device)
+            labels = self.draw_clusters(n, None if seed is None else seed + 2, device)
         # The code's seed is offset so that it does not repeat the noise's random stream.
         codes = self._codes(n, labels, None if seed is None else seed + 1, device)
         return network(noise(n, self.config.z_dim, seed, device), codes).float()
@@ -309,25 +282,6 @@ def latent_codes(n: int, classes: int, seed: int | None, device: torch.device) -
     if seed is None:
         return torch.randint(classes, (n,), device=device)
     return torch.randint(classes, (n,), generator=torch.Generator().manual_seed(seed)).to(device)
-
-
-def cluster_pool(image_size: int) -> int:
-    """The side the images are pooled to before clustering: coarse shapes, not texture."""
-    return max(1, min(8, image_size // 4))
-
-
-def cluster_features(images: Tensor, image_size: int) -> Tensor:
-    """Images (uint8 or [-1, 1] floats, (N, C, H, W)) as pooled pixel vectors in [-1, 1]."""
-    if images.dtype == torch.uint8:
-        images = images.float() / 127.5 - 1
-    return F.adaptive_avg_pool2d(images.float(), cluster_pool(image_size)).flatten(1)
-
-
-def nearest(features: Tensor, centres: Tensor) -> Tensor:
-    """Index (N,) of each row's nearest centre (squared Euclidean distance)."""
-    with torch.autocast(features.device.type, enabled=False):  # bf16 would move boundaries
-        distances = (centres * centres).sum(1) - 2 * features.float() @ centres.T
-    return distances.argmin(1)
 
 
 def label_input(images: Tensor, labels: Tensor | None, num_classes: int, concat: bool) -> Tensor:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.nn.blocks import MinibatchStd
+from gankit.nn.blocks import MinibatchStd, is_channels_last
 
 GAIN = math.sqrt(2.0)  # keeps the variance of leaky-ReLU activations (He et al. 2015)
 
@@ -57,22 +57,36 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
+def normalize(x: Tensor) -> Tensor:
+    """Rows scaled to unit mean square (StyleGAN's normalisation of z)."""
+    return x.float() * torch.rsqrt(x.float().square().mean(1, keepdim=True) + 1e-8)
+
+
 class MappingNetwork(nn.Module):
     """f: z -> w, z normalised then `layers` fully connected layers at lr_mul 0.01 (StyleGAN,
-    Sec. 2 and Appendix C). Tracks `w_avg`, the running mean of w (decay 0.995), for truncation."""
+    Sec. 2 and Appendix C). Tracks `w_avg`, the running mean of w (decay 0.995), for truncation.
 
-    def __init__(self, z_dim: int, w_dim: int, layers: int = 8, lr_mul: float = 0.01) -> None:
+    With `classes` > 0 it is conditional as in StyleGAN2-ADA (Karras et al. 2020b, the official
+    code): a class vector c (one-hot, or a blend of one-hots) is embedded, normalised and
+    concatenated with the normalised z."""
+
+    def __init__(
+        self, z_dim: int, w_dim: int, layers: int = 8, lr_mul: float = 0.01, classes: int = 0
+    ) -> None:
         super().__init__()
-        widths = [z_dim] + [w_dim] * layers
+        self.embed = EqualLinear(classes, w_dim) if classes else None
+        widths = [z_dim + (w_dim if classes else 0)] + [w_dim] * layers
         self.layers = nn.ModuleList(
             EqualLinear(a, b, lr_mul) for a, b in zip(widths, widths[1:], strict=False)
         )
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: Tensor, psi: float = 1.0) -> Tensor:
+    def forward(self, z: Tensor, psi: float = 1.0, condition: Tensor | None = None) -> Tensor:
         """w (B, w_dim); psi < 1 pulls it towards w_avg: w' = w_avg + psi (w - w_avg) (Eq. 3 of
-        StyleGAN, the truncation trick in W)."""
-        x = z.float() * torch.rsqrt(z.float().square().mean(1, keepdim=True) + 1e-8)
+        StyleGAN, the truncation trick in W). `condition`: (B, classes) class vectors."""
+        x = normalize(z)
+        if self.embed is not None:
+            x = torch.cat([x, normalize(self.embed(condition.float()))], dim=1)
         for layer in self.layers:
             x = leaky(layer(x))
         if self.training:  # only real training forwards move the average
@@ -128,6 +142,16 @@ class NoiseInput(nn.Module):
         return x + self.strength * noise.to(x.dtype)
 
 
+def upsample(x: Tensor) -> Tensor:
+    """2x bilinear up-sampling (the papers' [1, 3, 3, 1] FIR role)."""
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def downsample(x: Tensor) -> Tensor:
+    """2x2 average pooling."""
+    return F.avg_pool2d(x, 2)
+
+
 class StyleLayer(nn.Module):
     """Modulated 3x3 conv (after a 2x up-sampling when `up`), noise, bias, leaky ReLU."""
 
@@ -140,7 +164,7 @@ class StyleLayer(nn.Module):
 
     def forward(self, x: Tensor, w: Tensor, noise: Tensor | None) -> Tensor:
         if self.up:
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            x = upsample(x)
         x = self.noise(self.conv(x, w), noise)
         return leaky(x + self.bias[:, None, None].to(x.dtype))
 
@@ -195,7 +219,7 @@ class SynthesisNetwork(nn.Module):
             first = 2 * i + 1
             x = self.layers[first](x, ws[:, first], noise[first])
             x = self.layers[first + 1](x, ws[:, first + 1], noise[first + 1])
-            image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
+            image = upsample(image)
             image = image + to_rgb(x, ws[:, first + 2])
         return image
 
@@ -227,21 +251,26 @@ class StyleGenerator(nn.Module):
         channels: int,
         width: int,
         max_width: int,
+        classes: int = 0,
     ) -> None:
         super().__init__()
         self.z_dim = z_dim
-        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers)
+        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, classes=classes)
         self.synthesis = SynthesisNetwork(image_size, channels, w_dim, width, max_width)
         self.num_ws = self.synthesis.num_ws
 
-    def styles(self, z: Tensor, psi: float = 1.0) -> Tensor:
+    def styles(self, z: Tensor, psi: float = 1.0, condition: Tensor | None = None) -> Tensor:
         """The same w for every layer: (B, num_ws, w_dim)."""
-        return self.mapping(z, psi)[:, None].expand(-1, self.num_ws, -1)
+        return self.mapping(z, psi, condition)[:, None].expand(-1, self.num_ws, -1)
 
     def forward(
-        self, z: Tensor, psi: float = 1.0, noise: list[Tensor | None] | None = None
+        self,
+        z: Tensor,
+        psi: float = 1.0,
+        noise: list[Tensor | None] | None = None,
+        condition: Tensor | None = None,
     ) -> Tensor:
-        return self.synthesis(self.styles(z, psi), noise)
+        return self.synthesis(self.styles(z, psi, condition), noise)
 
 
 def mix_styles(ws: Tensor, other: Tensor, start: int, stop: int | None = None) -> Tensor:
@@ -263,17 +292,21 @@ class ResidualBlock(nn.Module):
         self.skip = EqualConv2d(fan_in, fan_out, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        skip = self.skip(F.avg_pool2d(x, 2))
+        skip = self.skip(downsample(x))
         # Pooling before the second conv (not after) does its work at the lower resolution.
-        x = leaky(self.conv1(F.avg_pool2d(leaky(self.conv0(x)), 2)))
+        x = leaky(self.conv1(downsample(leaky(self.conv0(x)))))
         return (x + skip) / GAIN
 
 
 class ResidualDiscriminator(nn.Module):
-    """D(x) -> logits (B,): fromRGB, residual blocks down to 4x4, a minibatch standard deviation
-    channel (Karras et al. 2018, Sec. 3), a 3x3 conv and two fully connected layers."""
+    """D(x [, c]) -> logits (B,): fromRGB, residual blocks down to 4x4, a minibatch standard
+    deviation channel (Karras et al. 2018, Sec. 3), a 3x3 conv and two fully connected layers.
+    With `classes` > 0 the logit gains a projection term <embed(c), features> / sqrt(dim)
+    (Miyato & Koyama 2018; the normalisation of StyleGAN2-ADA's conditional D)."""
 
-    def __init__(self, image_size: int, channels: int, width: int, max_width: int) -> None:
+    def __init__(
+        self, image_size: int, channels: int, width: int, max_width: int, classes: int = 0
+    ) -> None:
         super().__init__()
         chans = widths(image_size, width, max_width)
         sizes = sorted(chans, reverse=True)  # S, S/2, ..., 4
@@ -285,8 +318,19 @@ class ResidualDiscriminator(nn.Module):
         self.conv = EqualConv2d(chans[4] + 1, chans[4], 3)
         self.fc = EqualLinear(chans[4] * 16, chans[4])
         self.out = EqualLinear(chans[4], 1)
+        self.embed = EqualLinear(classes, chans[4]) if classes else None
 
-    def forward(self, images: Tensor) -> Tensor:
-        x = self.blocks(leaky(self.from_rgb(images)))
+    def forward(self, images: Tensor, condition: Tensor | None = None) -> Tensor:
+        x = leaky(self.from_rgb(images))
+        if is_channels_last(self.conv.weight):
+            # A one-channel image is NCHW and NHWC at once, and the convolution then picks NCHW
+            # for its output: a generated batch would run the whole trunk in the slower layout.
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.blocks(x)
         x = leaky(self.conv(self.spread(x)))  # (B, C4, 4, 4)
-        return self.out(leaky(self.fc(x.flatten(1)))).squeeze(1)
+        features = leaky(self.fc(x.flatten(1)))
+        logits = self.out(features).squeeze(1)
+        if self.embed is not None:
+            projection = (self.embed(condition.float()) * features).sum(1)
+            logits = logits + projection / math.sqrt(features.shape[1])
+        return logits
