@@ -85,7 +85,7 @@ def test_mix_writes_the_figure_3_grid(style_run, tmp_path, capsys):
         (["interpolate", "RUN", "--seeds", "1,2", "--space", "q", "--out", "s.png"], "w or z"),
         (["interpolate", "RUN", "--seeds", "1,2", "--steps", "0", "--out", "s.png"], "--steps"),
         (["mix", "RUN", "--rows", "1", "--cols", "2", "--noise", "x", "--out", "m.png"], "--noise"),
-        (["train", "stylegan", "--set", "model.image_size=28"], "model.image_size 28"),
+        (["train", "stylegan", "--set", "model.image_size=4"], "model.image_size 4"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(style_run, tmp_path, capsys, args, message):

@@ -8,8 +8,11 @@ own phase of the loop every `r1_every` steps, weighted by the interval: StyleGAN
 optional path-length regularisation (StyleGAN2, Eq. 4, every `pl_every` steps) and style-mixing
 regularisation (StyleGAN, Sec. 3.1: two w's with a random crossover for `mixing` of the batches).
 Sampling takes a truncation psi (StyleGAN, Eq. 3) and a noise mode; the loop keeps the EMA of G.
-28 x 28 data is resized (bilinear) to `image_size`, 32 by default: the synthesis network doubles
-from 4 x 4, so it makes powers of two.
+The synthesis network doubles from 4 x 4, so it makes powers of two. Data of another size (28 x 28
+Fashion-MNIST) is padded with black to the next power of two (32), and the model's images are
+cropped back: nothing is resampled, so a sample is compared with the data at its own size (a
+bilinear 28 -> 32 -> 28 round trip of the real training images alone scores FID 11.6 against the
+test set, with gankit's Fashion-MNIST features, where the images at 28 score 0.23).
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ class StyleGANConfig:
     z_dim: int = 128
     w_dim: int = 128
     mapping_layers: int = 8  # the paper's 8 fully connected layers, learning-rate multiplier 0.01
-    image_size: int = 32  # a power of two from 8; the data is resized to it
+    # The data's size (0: as it comes); not a power of two: padded to the next one (28 -> 32).
+    image_size: int = 0
     channels: int = 0
     width: int = 32  # channels at the full resolution, doubling as the resolution halves...
     max_width: int = 64  # ...up to this many
@@ -63,18 +67,19 @@ class StyleGAN(ClusterConditioned, GANModel):
     def __init__(self, config: StyleGANConfig) -> None:
         super().__init__(config)
         check_config(config)
+        self.synthesis_size = synthesis_size(config.image_size)
         self.generator = StyleGenerator(
             config.z_dim,
             config.w_dim,
             config.mapping_layers,
-            config.image_size,
+            self.synthesis_size,
             config.channels,
             config.width,
             config.max_width,
             config.clusters,
         )
         self.discriminator = ResidualDiscriminator(
-            config.image_size,
+            self.synthesis_size,
             config.channels,
             config.d_width or config.width,
             config.max_width,
@@ -96,6 +101,27 @@ class StyleGAN(ClusterConditioned, GANModel):
         if mode not in NOISE_MODES:
             raise GankitError(f"noise mode must be one of {', '.join(NOISE_MODES)}, got {mode!r}")
         self.noise_mode = mode
+
+    def pad(self, images: Tensor) -> Tensor:
+        """Images at the data's size padded with black (-1) to the synthesis size."""
+        margin = self.synthesis_size - self.config.image_size
+        if not margin:
+            return images
+        before = margin // 2
+        return F.pad(images, (before, margin - before, before, margin - before), value=-1.0)
+
+    def crop(self, images: Tensor) -> Tensor:
+        """The centre of synthesised images at the data's size (the inverse of `pad`)."""
+        margin = self.synthesis_size - self.config.image_size
+        if not margin:
+            return images
+        before, size = margin // 2, self.config.image_size
+        return images[..., before : before + size, before : before + size]
+
+    def fake_images(self, ws: Tensor) -> Tensor:
+        """G's images as D sees them: synthesised, cropped to the data's size and padded again,
+        so that a fake's border is the reals' black border."""
+        return self.pad(self.crop(self.generator.synthesis(ws)))
 
     def condition(self, clusters: Tensor | None) -> Tensor | None:
         """One-hot class vectors (B, K) of cluster indices; None when unconditioned."""
@@ -119,12 +145,12 @@ class StyleGAN(ClusterConditioned, GANModel):
         return ws
 
     def discriminator_loss(self, batch: Batch, step: int) -> Losses:
-        real = batch["image"]
+        real = self.pad(batch["image"])
         # The fakes take the clusters of the real images (as in NoiseGAN).
         condition = self.batch_condition(batch)
         # Keep the generator's graph only when the generator phase will reuse these fakes.
         with torch.set_grad_enabled(self.config.reuse_fakes):
-            fake = self.generator.synthesis(self.mixed_styles(len(real), real.device, condition))
+            fake = self.fake_images(self.mixed_styles(len(real), real.device, condition))
         self._fakes = (fake, condition) if self.config.reuse_fakes else None
         real_logits = self.discriminator(real, condition)
         fake_logits = self.discriminator(fake.detach(), condition)
@@ -142,7 +168,7 @@ class StyleGAN(ClusterConditioned, GANModel):
 
     def discriminator_regularizer(self, batch: Batch, step: int) -> Losses:
         """gamma / 2 E||grad D(x)||^2 on reals, times the interval (StyleGAN2, Sec. 3.1)."""
-        real = batch["image"].detach().float().requires_grad_(True)
+        real = self.pad(batch["image"].detach().float()).requires_grad_(True)
         penalty = r1_penalty(self.discriminator(real, self.batch_condition(batch)), real)
         weight = self.config.r1_gamma / 2 * self.config.r1_every
         return {"loss": weight * penalty, "r1": penalty.detach()}
@@ -153,9 +179,7 @@ class StyleGAN(ClusterConditioned, GANModel):
             fake, condition = reused
         else:
             condition = self.batch_condition(batch)
-            fake = self.generator.synthesis(
-                self.mixed_styles(len(batch["image"]), self.device, condition)
-            )
+            fake = self.fake_images(self.mixed_styles(len(batch["image"]), self.device, condition))
         loss_g = g_non_saturating(self.discriminator(fake, condition))
         losses = {"loss_g": loss_g.detach()}
         if self.config.pl_weight > 0 and step % self.config.pl_every == 0:
@@ -226,20 +250,25 @@ class StyleGAN(ClusterConditioned, GANModel):
             noise_images = network.synthesis.noise_images(
                 len(ws), self.noise_mode, noise_seed, ws.device
             )
-        return network.synthesis(ws, noise_images).float().clamp(-1, 1)
+        return self.crop(network.synthesis(ws, noise_images).float().clamp(-1, 1))
 
     @classmethod
     def tiny_config(cls) -> StyleGANConfig:
         return StyleGANConfig(z_dim=8, w_dim=8, image_size=16, channels=1, width=4, max_width=16)
 
 
+def synthesis_size(image_size: int) -> int:
+    """The power of two the synthesis network makes for images of `image_size` (28 -> 32)."""
+    return 1 << max(0, image_size - 1).bit_length()
+
+
 def check_config(config: StyleGANConfig) -> None:
     """Refuse sizes the networks cannot be built with, one line each."""
     size = config.image_size
-    if size < 8 or size & (size - 1):
+    if size < 8:
         raise GankitError(
-            f"model.image_size {size}: StyleGAN makes powers of two from 8 (32, 64, 128, 256); "
-            "28 x 28 data is resized to 32"
+            f"model.image_size {size}: StyleGAN makes images from 8 x 8 (powers of two; other "
+            "sizes, like 28, are padded to the next one)"
         )
     for key in ("z_dim", "w_dim", "mapping_layers", "width", "max_width", "r1_every", "pl_every"):
         if getattr(config, key) <= 0:
