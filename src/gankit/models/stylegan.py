@@ -301,6 +301,8 @@ register_preset(
         # 0.05..0.5, with or without mixing: all within the run-to-run spread); conditioned on
         # 20 data clusters 115; width 16 and 20 clusters 70.5; the same at batch 32 (1900 steps)
         # 57.9. On a CPU budget the FID follows the number of updates: narrow and batch 32.
+        # 20 minutes (n 10000): this preset 38.8 with the data resized to 32, 27.9 padded to 32
+        # (bench/results/20261124-222431-vm-quality.json, 20261124-230447-vm-quality.json).
         # torch.compile cannot differentiate its graphs twice (R1's create_graph).
         train={
             "precision": "auto",
