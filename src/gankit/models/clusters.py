@@ -81,5 +81,6 @@ class ClusterConditioned(nn.Module):
         return nearest(cluster_features(images, self.config.image_size), self.centroids)
 
     def draw_clusters(self, n: int, seed: int | None, device: torch.device) -> Tensor:
-        """n clusters in proportion to their share of the data (`seed`: reproducibly)."""
-        return draw_codes(self.cluster_share, n, seed, device)
+        """n clusters in proportion to their share of the data; reproducibly for the samples
+        of `seed`, from seed + 2 so as not to repeat the stream of their z's."""
+        return draw_codes(self.cluster_share, n, None if seed is None else seed + 2, device)

@@ -267,7 +267,7 @@ class NoiseGAN(ClusterConditioned, GANModel):
             labels = torch.arange(n) % self.num_classes
         labels = labels.to(device) if labels is not None and self.num_classes else None
         if self.config.clusters:  # clusters in proportion to their share of the data
-            labels = self.draw_clusters(n, None if seed is None else seed + 2, device)
+            labels = self.draw_clusters(n, seed, device)
         # The code's seed is offset so that it does not repeat the noise's random stream.
         codes = self._codes(n, labels, None if seed is None else seed + 1, device)
         return network(noise(n, self.config.z_dim, seed, device), codes).float()

@@ -88,7 +88,7 @@ class StyleGAN(ClusterConditioned, GANModel):
         self.init_clusters()
         self.register_buffer("pl_mean", torch.zeros(()))  # running mean of the path lengths
         self.truncation, self.noise_mode = 1.0, "random"  # sampling options (set_truncation)
-        self._fakes: Tensor | None = None
+        self._fakes: tuple[Tensor, Tensor | None] | None = None  # (fakes, their condition)
 
     def set_truncation(self, psi: float) -> None:
         """psi for `sample`: w' = w_avg + psi (w - w_avg); 1 leaves w as it is."""
@@ -123,10 +123,8 @@ class StyleGAN(ClusterConditioned, GANModel):
         so that a fake's border is the reals' black border."""
         return self.pad(self.crop(self.generator.synthesis(ws)))
 
-    def condition(self, clusters: Tensor | None) -> Tensor | None:
-        """One-hot class vectors (B, K) of cluster indices; None when unconditioned."""
-        if not self.config.clusters or clusters is None:
-            return None
+    def condition(self, clusters: Tensor) -> Tensor:
+        """One-hot class vectors (B, K) of cluster indices."""
         return F.one_hot(clusters, self.config.clusters).float()
 
     def batch_condition(self, batch: Batch) -> Tensor | None:
@@ -228,11 +226,11 @@ class StyleGAN(ClusterConditioned, GANModel):
         return network.styles(noise(n, self.config.z_dim, seed, device), self.truncation, condition)
 
     def seed_condition(self, n: int, seed: int | None, device: torch.device) -> Tensor | None:
-        """Class vectors of n clusters drawn by their share of the data (None: unconditioned);
-        from `seed` + 2, so that they do not repeat the z's random stream (as in NoiseGAN)."""
+        """Class vectors of n clusters drawn by their share of the data, reproducibly for the
+        samples of `seed` (ClusterConditioned.draw_clusters); None when unconditioned."""
         if not self.config.clusters:
             return None
-        return self.condition(self.draw_clusters(n, None if seed is None else seed + 2, device))
+        return self.condition(self.draw_clusters(n, seed, device))
 
     def synthesize(
         self,
