@@ -272,3 +272,21 @@ def test_discriminator_runs_nhwc_on_one_channel_images():
     assert seen == [True] and not torch.randn(4, 4, 16, 16).is_contiguous(
         memory_format=torch.channels_last
     )
+
+
+@pytest.mark.parametrize(("group", "linked"), [(4, [False, True] * 3 + [False]), (8, [True] * 7)])
+def test_minibatch_std_groups_follow_mbstd_group(group, linked):
+    # Groups are strided (sample i is in group i % (B / G)): with 4 of a batch of 8, the last
+    # image's spread reaches the odd samples only; with 8 (the whole batch), every sample.
+    model = tiny_model(mbstd_group=group).eval()
+    images = torch.randn(8, 1, 16, 16)
+    changed = images.clone()
+    changed[7] += 1
+    with torch.no_grad():
+        moved = model.discriminator(changed)[:7] != model.discriminator(images)[:7]
+    assert moved.tolist() == linked
+
+
+def test_mbstd_group_must_be_positive():
+    with pytest.raises(gankit.GankitError, match="model.mbstd_group must be positive, got 0"):
+        tiny_model(mbstd_group=0)

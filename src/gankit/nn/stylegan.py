@@ -305,7 +305,13 @@ class ResidualDiscriminator(nn.Module):
     (Miyato & Koyama 2018; the normalisation of StyleGAN2-ADA's conditional D)."""
 
     def __init__(
-        self, image_size: int, channels: int, width: int, max_width: int, classes: int = 0
+        self,
+        image_size: int,
+        channels: int,
+        width: int,
+        max_width: int,
+        classes: int = 0,
+        mbstd_group: int = 4,
     ) -> None:
         super().__init__()
         chans = widths(image_size, width, max_width)
@@ -314,7 +320,7 @@ class ResidualDiscriminator(nn.Module):
         self.blocks = nn.Sequential(
             *(ResidualBlock(chans[a], chans[b]) for a, b in zip(sizes, sizes[1:], strict=False))
         )
-        self.spread = MinibatchStd(4)
+        self.spread = MinibatchStd(mbstd_group)
         self.conv = EqualConv2d(chans[4] + 1, chans[4], 3)
         self.fc = EqualLinear(chans[4] * 16, chans[4])
         self.out = EqualLinear(chans[4], 1)
