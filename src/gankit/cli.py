@@ -170,7 +170,7 @@ def run_models(args: argparse.Namespace) -> None:
         keys = ("arch", "adversarial", "gp_weight", "clip", "d_norm", "conditioning")
         keys += ("class_weight", "latent_classes", "clusters")
         keys += ("norm", "gan_weight", "l1_weight", "cycle_weight", "pool_size")  # image-to-image
-        keys += ("width", "w_dim", "max_width", "mbstd_group", "r1_gamma", "pl_weight", "mixing")
+        keys += ("width", "w_dim", "max_width", "minibatch_std", "r1_gamma", "pl_weight", "mixing")
         shown = ", ".join(
             f"{k}={model[k]}" for k in keys if k in model and model[k] not in (0, 0.0)
         )

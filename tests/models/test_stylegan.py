@@ -275,10 +275,10 @@ def test_discriminator_runs_nhwc_on_one_channel_images():
 
 
 @pytest.mark.parametrize(("group", "linked"), [(4, [False, True] * 3 + [False]), (8, [True] * 7)])
-def test_minibatch_std_groups_follow_mbstd_group(group, linked):
+def test_minibatch_std_groups_follow_minibatch_std(group, linked):
     # Groups are strided (sample i is in group i % (B / G)): with 4 of a batch of 8, the last
     # image's spread reaches the odd samples only; with 8 (the whole batch), every sample.
-    model = tiny_model(mbstd_group=group).eval()
+    model = tiny_model(minibatch_std=group).eval()
     images = torch.randn(8, 1, 16, 16)
     changed = images.clone()
     changed[7] += 1
@@ -287,6 +287,6 @@ def test_minibatch_std_groups_follow_mbstd_group(group, linked):
     assert moved.tolist() == linked
 
 
-def test_mbstd_group_must_be_positive():
-    with pytest.raises(gankit.GankitError, match="model.mbstd_group must be positive, got 0"):
-        tiny_model(mbstd_group=0)
+def test_minibatch_std_must_be_positive():
+    with pytest.raises(gankit.GankitError, match="model.minibatch_std must be positive, got 0"):
+        tiny_model(minibatch_std=0)

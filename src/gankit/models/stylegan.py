@@ -47,7 +47,7 @@ class StyleGANConfig:
     width: int = 32  # channels at the full resolution, doubling as the resolution halves...
     max_width: int = 64  # ...up to this many
     d_width: int = 0  # > 0: the discriminator's own `width` (0: the same)
-    mbstd_group: int = 4  # D's minibatch-standard-deviation groups (StyleGAN2-ADA's cifar: 32)
+    minibatch_std: int = 4  # D's minibatch-std group size, as NoiseGAN's (StyleGAN2-ADA cifar: 32)
     r1_gamma: float = 0.05  # R1 weight gamma (the penalty is gamma / 2 E||grad D(x)||^2)
     r1_every: int = 16  # lazy R1: its own phase every N steps, weighted N x
     pl_weight: float = 0.0  # > 0: path-length regularisation weight (StyleGAN2: 2)
@@ -85,7 +85,7 @@ class StyleGAN(ClusterConditioned, GANModel):
             config.d_width or config.width,
             config.max_width,
             config.clusters,
-            config.mbstd_group,
+            config.minibatch_std,
         )
         self.init_clusters()
         self.register_buffer("pl_mean", torch.zeros(()))  # running mean of the path lengths
@@ -270,7 +270,7 @@ def check_config(config: StyleGANConfig) -> None:
             f"model.image_size {size}: StyleGAN makes images from 8 x 8 (powers of two; other "
             "sizes, like 28, are padded to the next one)"
         )
-    positive = ("z_dim", "w_dim", "mapping_layers", "width", "max_width", "mbstd_group")
+    positive = ("z_dim", "w_dim", "mapping_layers", "width", "max_width", "minibatch_std")
     for key in (*positive, "r1_every", "pl_every"):
         if getattr(config, key) <= 0:
             raise GankitError(f"model.{key} must be positive, got {getattr(config, key)}")
@@ -294,7 +294,7 @@ register_preset(
         "stylegan",
         KARRAS,
         "StyleGAN2 generator (mapping net, modulated convs, noise, mixing), narrow for 2 CPU cores",
-        model={"width": 16, "clusters": 20, "mbstd_group": 32, "r1_gamma": 0.5},
+        model={"width": 16, "clusters": 20, "minibatch_std": 32, "r1_gamma": 0.5},
         # Measured on 2 CPU cores (lock-serialised, 15 steps of batch 64): widths 32-128 made
         # 178 img/s, 32-64 234 img/s, 16-64 324 img/s. With 32-64 and batch 64, a 20-minute
         # budget gave 3813 steps and FID 48.7 (bench/results/20261124-131709-vm-quality.json).

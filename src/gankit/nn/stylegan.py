@@ -311,7 +311,7 @@ class ResidualDiscriminator(nn.Module):
         width: int,
         max_width: int,
         classes: int = 0,
-        mbstd_group: int = 4,
+        minibatch_std: int = 4,
     ) -> None:
         super().__init__()
         chans = widths(image_size, width, max_width)
@@ -320,7 +320,7 @@ class ResidualDiscriminator(nn.Module):
         self.blocks = nn.Sequential(
             *(ResidualBlock(chans[a], chans[b]) for a, b in zip(sizes, sizes[1:], strict=False))
         )
-        self.spread = MinibatchStd(mbstd_group)
+        self.spread = MinibatchStd(minibatch_std)
         self.conv = EqualConv2d(chans[4] + 1, chans[4], 3)
         self.fc = EqualLinear(chans[4] * 16, chans[4])
         self.out = EqualLinear(chans[4], 1)
