@@ -21,6 +21,7 @@ from gankit.data import ImageDataset
 from gankit.losses import ADVERSARIAL, gradient_penalty
 from gankit.models.gan import NETWORKS
 from gankit.nn.blocks import dcgan_init
+from gankit.nn.patch_conv import plain_layers
 
 
 class ReferenceLoop:
@@ -30,7 +31,9 @@ class ReferenceLoop:
         model, train = copy.deepcopy(config.model), config.train
         model.num_classes = model.num_classes if model.conditional else 0
         self.model_config, self.train_config, self.ema_decay = model, train, ema
-        self.generator, self.discriminator = NETWORKS.get(model.arch)(model)
+        # Plain nn layers throughout: gankit's CPU kernels for the image-side layers are part of
+        # what the comparison measures.
+        self.generator, self.discriminator = map(plain_layers, NETWORKS.get(model.arch)(model))
         dcgan_init(self.generator)
         dcgan_init(self.discriminator)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)

@@ -30,6 +30,7 @@ from gankit.nn.blocks import (
     one_hot_input,
     runs_channels_last,
 )
+from gankit.nn.patch_conv import PatchConv2d, PatchConvTranspose2d
 
 
 class DCGANGenerator(nn.Module):
@@ -57,7 +58,7 @@ class DCGANGenerator(nn.Module):
                 norm(fan_out),
                 nn.ReLU(),  # not in place: its backward then keeps NHWC (measured)
             ]
-        layers += [nn.ConvTranspose2d(widths[-1], config.channels, 4, 2, 1), nn.Tanh()]
+        layers += [PatchConvTranspose2d(widths[-1], config.channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -81,7 +82,7 @@ class DCGANDiscriminator(nn.Module):
         norm = NORMS.get(config.d_norm)
         in_channels = config.channels + (self.num_classes if self.concat else 0)
         layers: list[nn.Module] = [
-            nn.Conv2d(in_channels, widths[0], 4, 2, 1),
+            PatchConv2d(in_channels, widths[0], 4, 2, 1),
             nn.LeakyReLU(0.2, inplace=True),
         ]
         for fan_in, fan_out in zip(widths, widths[1:], strict=False):
