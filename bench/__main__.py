@@ -12,6 +12,9 @@ def main() -> None:
     speed.add_argument("--presets", default="dcgan,lsgan,cgan,wgan,wgan-gp,gan")
     speed.add_argument("--batch-size", type=int, default=128)
     speed.add_argument("--seconds", type=float, default=20.0, help="per measurement")
+    speed.add_argument(
+        "--repeats", type=int, default=1, help="interleaved measurements per preset (median)"
+    )
     quality = commands.add_parser("quality", help="FID etc. at a fixed wall-clock budget")
     quality.add_argument("--presets", default="dcgan,wgan-gp,cgan")
     quality.add_argument(
@@ -36,7 +39,7 @@ def main() -> None:
     elif args.command == "speed":
         from bench.speed import main as run
 
-        run(args.presets.split(","), args.batch_size, args.seconds)
+        run(args.presets.split(","), args.batch_size, args.seconds, args.repeats)
     else:
         from bench.quality import main as run
 

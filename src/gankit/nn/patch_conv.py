@@ -88,6 +88,12 @@ def _cast_conv(op: Any, geometry: tuple[int, int, int], dtype: torch.dtype) -> A
     return forward
 
 
+def _operands(inputs: Tensor, weight: Tensor) -> tuple[torch.dtype, Tensor]:
+    """The compute dtype and the weight in it as a (weight.shape[0], rest) matrix."""
+    dtype = compute_dtype(inputs)
+    return dtype, weight.to(dtype).view(weight.shape[0], -1)
+
+
 class _PatchConv(torch.autograd.Function):
     """y = conv2d(x, w, b) as patches(x) @ w^T; dx = unpatch(dy @ w), dw = dy^T @ patches(x)."""
 
@@ -96,9 +102,8 @@ class _PatchConv(torch.autograd.Function):
         ctx: Any, images: Tensor, weight: Tensor, bias: Tensor | None, geometry: tuple
     ) -> Tensor:
         kernel, stride, padding = geometry
-        dtype = compute_dtype(images)
+        dtype, matrix = _operands(images, weight)
         columns = patches(images.to(dtype), kernel, stride, padding)
-        matrix = weight.to(dtype).view(weight.shape[0], -1)
         batch, _, height, width = images.shape
         out_h = (height + 2 * padding - kernel) // stride + 1
         out_w = (width + 2 * padding - kernel) // stride + 1
@@ -120,7 +125,6 @@ class _PatchConv(torch.autograd.Function):
         if torch.is_grad_enabled():
             return _graph_gradients(ctx, grad, _cast_conv(F.conv2d, ctx.geometry, ctx.dtype))
         images, weight, bias, columns, matrix = ctx.saved_tensors
-        kernel, stride, padding = ctx.geometry
         rows = nhwc_rows(grad).to(matrix.dtype)
         grad_images = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
@@ -142,10 +146,9 @@ class _PatchConvTranspose(torch.autograd.Function):
         ctx: Any, inputs: Tensor, weight: Tensor, bias: Tensor | None, geometry: tuple
     ) -> Tensor:
         kernel, stride, padding = geometry
-        dtype = compute_dtype(inputs)
+        dtype, matrix = _operands(inputs, weight)  # matrix: (C_in, C_out * k * k)
         batch, _, height, width = inputs.shape
         rows = nhwc_rows(inputs).to(dtype)
-        matrix = weight.to(dtype).view(weight.shape[0], -1)  # (C_in, C_out * k * k)
         size = (
             (height - 1) * stride - 2 * padding + kernel,
             (width - 1) * stride - 2 * padding + kernel,
