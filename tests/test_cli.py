@@ -53,6 +53,8 @@ def cgan_run(tiny_mnist, tmp_path_factory):
         (["train", "dcgan", "--batch-size", "0"], "train.batch_size must be positive"),
         (["train", "dcgan", "--set", "train.bogus=1"], "unknown key 'train.bogus'"),
         (["train", "dcgan", "--set", "model.image_size=30"], "image size 30 cannot be made"),
+        (["train", "dcgan", "--set", "model.width=0"], "model.width must be positive"),
+        (["train", "wgan-gp", "--set", "model.gp_weight=-1"], "model.gp_weight must be 0 or"),
         (["train", "dcgan", "--data", "mnist:/no/such/dir"], "/no/such/dir: no train-images"),
         (["train", "dcgan", "--data", "squares:/x"], "unknown data kind 'squares'"),
         (["train", "dcgan", "--resume", "/tmp"], "/tmp: not a gankit run"),

@@ -1,7 +1,9 @@
 """NoiseGAN's auxiliary classifier: AC-GAN on real labels, InfoGAN on latent codes."""
 
 import math
+import re
 
+import pytest
 import torch
 import torch.nn.functional as F
 from conftest import three_shapes
@@ -124,10 +126,22 @@ def test_fewer_images_than_clusters_uses_one_cluster_per_image():
     assert clusters.max() < 4
 
 
-def test_clusters_must_not_be_negative():
-    import pytest
-
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("clusters", -1, "model.clusters must be 0 (off) or positive, got -1"),
+        ("width", 0, "model.width must be positive, got 0"),
+        ("gp_every", 0, "model.gp_every must be positive, got 0"),
+        ("d_width", -4, "model.d_width must be 0 (off) or positive, got -4"),
+        ("minibatch_std", -1, "model.minibatch_std must be 0 (off) or positive"),
+        ("latent_classes", -2, "model.latent_classes must be 0 (off) or positive"),
+        ("gp_weight", math.nan, "model.gp_weight must be 0 or positive, got nan"),
+        ("clip", -0.01, "model.clip must be 0 or positive"),
+        ("class_weight", -1.0, "model.class_weight must be 0 or positive"),
+    ],
+)
+def test_values_the_nets_or_losses_cannot_use_are_refused(key, value, message):
     from gankit.errors import GankitError
 
-    with pytest.raises(GankitError, match="model.clusters must be 0"):
-        model(clusters=-1)
+    with pytest.raises(GankitError, match=re.escape(message)):
+        model(**{key: value})

@@ -137,6 +137,22 @@ def build_mlp(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
     return MLPGenerator(config), MLPDiscriminator(config)
 
 
+def check_config(config: NoiseGANConfig) -> None:
+    """Refuse values the networks or losses cannot use, one line each (before anything is
+    written)."""
+    from gankit.errors import GankitError
+
+    for key in ("width", "gp_every"):
+        if not getattr(config, key) > 0:
+            raise GankitError(f"model.{key} must be positive, got {getattr(config, key)}")
+    off_or_positive = ("d_width", "minibatch_std", "clusters", "latent_classes")
+    for key in (*off_or_positive, "gp_weight", "clip", "class_weight"):
+        value = getattr(config, key)
+        if not value >= 0:  # NaN too
+            what = "0 (off) or positive" if key in off_or_positive else "0 or positive"
+            raise GankitError(f"model.{key} must be {what}, got {value}")
+
+
 class NoiseGAN(ClusterConditioned, GANModel):
     """G(z [, y]) against D(x [, y]) with a named adversarial loss (Goodfellow 2014, Eq. 1)."""
 
@@ -148,10 +164,7 @@ class NoiseGAN(ClusterConditioned, GANModel):
             from gankit.errors import GankitError
 
             raise GankitError("a conditional GAN needs labelled data with at least 2 classes")
-        if config.clusters < 0:
-            from gankit.errors import GankitError
-
-            raise GankitError(f"model.clusters must be 0 (off) or positive, got {config.clusters}")
+        check_config(config)
         if not config.conditional:
             config.num_classes = 0
         elif config.clusters:
