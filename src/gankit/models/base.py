@@ -18,8 +18,34 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from gankit.errors import GankitError
+
 Batch = dict[str, Tensor]
 Losses = dict[str, Tensor]
+
+
+def check_ranges(
+    config: Any,
+    *,
+    positive: tuple[str, ...] = (),
+    off_or_positive: tuple[str, ...] = (),
+    non_negative: tuple[str, ...] = (),
+    unit: tuple[str, ...] = (),
+) -> None:
+    """Refuse a model config value out of its range in one line, before anything is built or
+    written: `positive` > 0, `off_or_positive` >= 0 (0: off), `non_negative` >= 0 (weights),
+    `unit` in [0, 1]. NaN is refused everywhere."""
+    rules = (
+        (positive, lambda v: v > 0, "positive"),
+        (off_or_positive, lambda v: v >= 0, "0 (off) or positive"),
+        (non_negative, lambda v: v >= 0, "0 or positive"),
+        (unit, lambda v: 0 <= v <= 1, "in [0, 1]"),
+    )
+    for keys, valid, what in rules:
+        for key in keys:
+            value = getattr(config, key)
+            if not valid(value):
+                raise GankitError(f"model.{key} must be {what}, got {value}")
 
 
 class GANModel(nn.Module):

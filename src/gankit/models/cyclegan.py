@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from gankit.errors import GankitError
 from gankit.losses import ADVERSARIAL, l1
-from gankit.models.base import Batch, GANModel, Losses
+from gankit.models.base import Batch, GANModel, Losses, check_ranges
 from gankit.models.pix2pix import PREVIEW, check_direction
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.blocks import dcgan_init
@@ -110,6 +110,12 @@ class CycleGAN(GANModel):
     def __init__(self, config: CycleGANConfig) -> None:
         super().__init__(config)
         check_direction(config.direction)
+        check_ranges(
+            config,
+            positive=("width", "d_width"),
+            off_or_positive=("pool_size",),
+            non_negative=("blocks", "gan_weight", "cycle_weight", "identity_weight"),
+        )
         size, channels = config.image_size, config.channels
         if size % STRIDE:
             raise GankitError(f"image size {size}: CycleGAN's generator needs a multiple of 4")

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.losses import ADVERSARIAL, gradient_penalty
-from gankit.models.base import Batch, GANModel, Losses, noise
+from gankit.models.base import Batch, GANModel, Losses, check_ranges, noise
 from gankit.models.clusters import ClusterConditioned
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.blocks import ConditionalHead, dcgan_init, label_planes, one_hot_input
@@ -137,22 +137,6 @@ def build_mlp(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
     return MLPGenerator(config), MLPDiscriminator(config)
 
 
-def check_config(config: NoiseGANConfig) -> None:
-    """Refuse values the networks or losses cannot use, one line each (before anything is
-    written)."""
-    from gankit.errors import GankitError
-
-    for key in ("width", "gp_every"):
-        if not getattr(config, key) > 0:
-            raise GankitError(f"model.{key} must be positive, got {getattr(config, key)}")
-    off_or_positive = ("d_width", "minibatch_std", "clusters", "latent_classes")
-    for key in (*off_or_positive, "gp_weight", "clip", "class_weight"):
-        value = getattr(config, key)
-        if not value >= 0:  # NaN too
-            what = "0 (off) or positive" if key in off_or_positive else "0 or positive"
-            raise GankitError(f"model.{key} must be {what}, got {value}")
-
-
 class NoiseGAN(ClusterConditioned, GANModel):
     """G(z [, y]) against D(x [, y]) with a named adversarial loss (Goodfellow 2014, Eq. 1)."""
 
@@ -164,7 +148,12 @@ class NoiseGAN(ClusterConditioned, GANModel):
             from gankit.errors import GankitError
 
             raise GankitError("a conditional GAN needs labelled data with at least 2 classes")
-        check_config(config)
+        check_ranges(
+            config,
+            positive=("width", "gp_every"),
+            off_or_positive=("d_width", "minibatch_std", "clusters", "latent_classes"),
+            non_negative=("gp_weight", "clip", "class_weight"),
+        )
         if not config.conditional:
             config.num_classes = 0
         elif config.clusters:

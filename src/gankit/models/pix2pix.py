@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from gankit.errors import GankitError
 from gankit.losses import ADVERSARIAL, l1
-from gankit.models.base import Batch, GANModel, Losses
+from gankit.models.base import Batch, GANModel, Losses, check_ranges
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.blocks import dcgan_init
 from gankit.nn.patchgan import PatchDiscriminator
@@ -69,6 +69,12 @@ class Pix2Pix(GANModel):
     def __init__(self, config: Pix2PixConfig) -> None:
         super().__init__(config)
         check_direction(config.direction)
+        check_ranges(
+            config,
+            positive=("width", "d_width"),
+            non_negative=("gan_weight", "l1_weight", "dropout_layers"),
+            unit=("dropout",),
+        )
         channels, size = config.channels, config.image_size
         self.generator = UNetGenerator(
             channels, channels, size, config.width, config.norm, config.dropout,

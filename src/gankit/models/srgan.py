@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from gankit.errors import GankitError
 from gankit.losses import ADVERSARIAL, feature_loss
-from gankit.models.base import Batch, GANModel, Losses
+from gankit.models.base import Batch, GANModel, Losses, check_ranges
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.perceptual import CONTENT_LAYER, VGG_FILES, FrozenFeatures, feature_network
 from gankit.nn.srresnet import SCALES, SRDiscriminator, SRResNet
@@ -81,6 +81,12 @@ class SRGAN(GANModel):
 
     def __init__(self, config: SRGANConfig) -> None:
         super().__init__(config)
+        check_ranges(
+            config,
+            positive=("width", "d_width", "d_dense"),
+            off_or_positive=("blocks",),
+            non_negative=("adversarial_weight", "feature_weight", "pixel_weight"),
+        )
         if config.scale not in SCALES:
             raise GankitError(f"model.scale must be 2, 4 or 8, got {config.scale}")
         channels = config.channels or 3

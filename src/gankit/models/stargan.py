@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from gankit.errors import GankitError
 from gankit.losses import d_wasserstein, g_wasserstein, gradient_penalty, l1
-from gankit.models.base import Batch, GANModel, Losses
+from gankit.models.base import Batch, GANModel, Losses, check_ranges
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.patchgan import PatchDiscriminator
 from gankit.nn.resnet import STRIDE, ResnetGenerator
@@ -159,6 +159,12 @@ class StarGAN(GANModel):
 
     def __init__(self, config: StarGANConfig) -> None:
         super().__init__(config)
+        check_ranges(
+            config,
+            positive=("width", "d_width"),
+            off_or_positive=("blocks", "d_layers"),
+            non_negative=("gp_weight", "cls_weight", "rec_weight"),
+        )
         size, channels, labels = config.image_size, config.channels, config.num_classes
         if size % STRIDE:
             raise GankitError(f"image size {size}: StarGAN's generator needs a multiple of 4")

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from gankit.errors import GankitError
 from gankit.losses import d_logistic, g_non_saturating, r1_penalty
-from gankit.models.base import Batch, GANModel, Losses, noise
+from gankit.models.base import Batch, GANModel, Losses, check_ranges, noise
 from gankit.models.clusters import ClusterConditioned
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.stylegan import ResidualDiscriminator, StyleGenerator, mix_styles
@@ -270,16 +270,16 @@ def check_config(config: StyleGANConfig) -> None:
             f"model.image_size {size}: StyleGAN makes images from 8 x 8 (powers of two; other "
             "sizes, like 28, are padded to the next one)"
         )
-    positive = ("z_dim", "w_dim", "mapping_layers", "width", "max_width", "minibatch_std")
-    for key in (*positive, "r1_every", "pl_every"):
-        if getattr(config, key) <= 0:
-            raise GankitError(f"model.{key} must be positive, got {getattr(config, key)}")
-    if config.clusters < 0:
-        raise GankitError(f"model.clusters must be 0 (off) or positive, got {config.clusters}")
-    if not 0 <= config.mixing <= 1:
-        raise GankitError(f"model.mixing must be in [0, 1], got {config.mixing}")
-    if config.r1_gamma < 0 or config.pl_weight < 0:
-        raise GankitError("model.r1_gamma and model.pl_weight must not be negative")
+    check_ranges(
+        config,
+        positive=(
+            *("z_dim", "w_dim", "mapping_layers", "width", "max_width", "minibatch_std"),
+            *("r1_every", "pl_every"),
+        ),
+        off_or_positive=("clusters",),
+        non_negative=("r1_gamma", "pl_weight"),
+        unit=("mixing",),
+    )
 
 
 MODELS.add("stylegan", StyleGAN)
