@@ -11,6 +11,7 @@ from gankit.models.cyclegan import CycleGAN, CycleGANConfig
 from gankit.models.pix2pix import Pix2Pix, Pix2PixConfig
 from gankit.models.srgan import SRGAN, SRGANConfig
 from gankit.models.stargan import StarGAN, StarGANConfig
+from gankit.models.style_transfer import StyleTransfer, StyleTransferConfig
 from gankit.models.stylegan import StyleGAN, StyleGANConfig
 
 SIZED = {"image_size": 16, "channels": 1}
@@ -31,6 +32,8 @@ SIZED = {"image_size": 16, "channels": 1}
         (SRGAN, SRGANConfig, {"pixel_weight": -1.0}, "model.pixel_weight must be 0 or positive"),
         (StyleGAN, StyleGANConfig, {"mixing": 2.0}, "model.mixing must be in [0, 1], got 2.0"),
         (StyleGAN, StyleGANConfig, {"r1_gamma": -1.0}, "model.r1_gamma must be 0 or positive"),
+        (StyleTransfer, StyleTransferConfig, {"width": 0}, "model.width must be positive, got 0"),
+        (StyleTransfer, StyleTransferConfig, {"tv_weight": -1.0}, "model.tv_weight must be 0 or"),
     ],
 )
 def test_each_family_refuses_values_out_of_range(family, config, overrides, message):

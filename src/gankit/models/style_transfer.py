@@ -32,7 +32,7 @@ from gankit.data.folders import open_image
 from gankit.data.transforms import to_float
 from gankit.errors import GankitError
 from gankit.losses import feature_loss, gram_distance, gram_matrix, total_variation
-from gankit.models.base import Batch, GANModel, Losses
+from gankit.models.base import Batch, GANModel, Losses, check_ranges
 from gankit.models.registry import MODELS, Preset, register_preset
 from gankit.nn.perceptual import CONTENT_LAYER, STYLE_LAYERS, FrozenFeatures, feature_network
 from gankit.nn.transform import TransformNet
@@ -76,6 +76,11 @@ class StyleTransfer(GANModel):
         if config.features not in CONTENT_LAYER:
             known = ", ".join(CONTENT_LAYER)
             raise GankitError(f"model.features must be one of {known}, got {config.features!r}")
+        check_ranges(
+            config,
+            positive=("width",),
+            non_negative=("blocks", "style_size", "content_weight", "style_weight", "tv_weight"),
+        )
         self.generator = TransformNet(config.channels or 3, config.width, config.blocks)
         self.discriminator = None
         self.content_layer = config.content_layer or CONTENT_LAYER[config.features]
