@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.errors import GankitError
 from gankit.losses import ADVERSARIAL, gradient_penalty
 from gankit.models.base import Batch, GANModel, Losses, check_ranges, noise
 from gankit.models.clusters import ClusterConditioned
@@ -145,8 +146,6 @@ class NoiseGAN(ClusterConditioned, GANModel):
     def __init__(self, config: NoiseGANConfig) -> None:
         super().__init__(config)
         if config.conditional and config.num_classes < 2:
-            from gankit.errors import GankitError
-
             raise GankitError("a conditional GAN needs labelled data with at least 2 classes")
         check_ranges(
             config,
@@ -157,8 +156,6 @@ class NoiseGAN(ClusterConditioned, GANModel):
         if not config.conditional:
             config.num_classes = 0
         elif config.clusters:
-            from gankit.errors import GankitError
-
             raise GankitError("model.clusters is for unconditional GANs: the labels condition cgan")
         self.generator, self.discriminator = NETWORKS.get(config.arch)(config)
         dcgan_init(self)

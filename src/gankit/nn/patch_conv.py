@@ -52,8 +52,8 @@ def patches(images: Tensor, kernel: int, stride: int, padding: int) -> Tensor:
 def unpatch(
     columns: Tensor, batch: int, size: tuple[int, int], kernel: int, stride: int, padding: int
 ) -> Tensor:
-    """col2im, the adjoint of `patches`: (B * L, C * k * k) -> (B, C, H, W) in fp32, overlapping
-    values summed (up to (k / stride)^2 of them meet in a pixel: summed in fp32, not bf16)."""
+    """col2im, the adjoint of `patches`: (B * L, C * k * k) -> (B, C, H, W), overlapping values
+    summed in fp32 (up to (k / stride)^2 of them meet in a pixel; bf16 sums would round each)."""
     columns = columns.float().view(batch, -1, columns.shape[1]).transpose(1, 2)
     return F.fold(columns, size, kernel, padding=padding, stride=stride)
 
@@ -63,29 +63,20 @@ def nhwc_rows(tensor: Tensor) -> Tensor:
     return tensor.permute(0, 2, 3, 1).reshape(-1, tensor.shape[1])
 
 
-def _graph_gradients(ctx: Any, grad: Tensor, forward: Any) -> tuple:
+def _graph_gradients(ctx: Any, grad: Tensor, op: Any) -> tuple:
     """The gradients as differentiable functions of the saved inputs (for create_graph): the
-    plain operation run again on them and differentiated by autograd."""
+    plain operation `op` (F.conv2d or F.conv_transpose2d) run again on them with autocast's
+    casts and differentiated by autograd."""
     inputs, weight, bias = ctx.saved_tensors[:3]
-    wanted = [
-        t for t, need in zip((inputs, weight, bias), ctx.needs_input_grad[:3], strict=True) if need
-    ]
+    needed = ctx.needs_input_grad[:3]
+    wanted = [t for t, need in zip((inputs, weight, bias), needed, strict=True) if need]
+    _, stride, padding = ctx.geometry
+    dtype = ctx.dtype
     with torch.enable_grad():
-        out = forward(inputs, weight, bias)
-    found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
-    grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
-    return (*grads, None)
-
-
-def _cast_conv(op: Any, geometry: tuple[int, int, int], dtype: torch.dtype) -> Any:
-    """op(inputs, weight, bias) at `geometry` with autocast's casts, for `_graph_gradients`."""
-    _, stride, padding = geometry
-
-    def forward(inputs: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         cast_bias = None if bias is None else bias.to(dtype)
-        return op(inputs.to(dtype), weight.to(dtype), cast_bias, stride, padding)
-
-    return forward
+        out = op(inputs.to(dtype), weight.to(dtype), cast_bias, stride, padding)
+    found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
+    return (*(next(found) if need else None for need in needed), None)
 
 
 def _operands(inputs: Tensor, weight: Tensor) -> tuple[torch.dtype, Tensor]:
@@ -123,7 +114,7 @@ class _PatchConv(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         if torch.is_grad_enabled():
-            return _graph_gradients(ctx, grad, _cast_conv(F.conv2d, ctx.geometry, ctx.dtype))
+            return _graph_gradients(ctx, grad, F.conv2d)
         images, weight, bias, columns, matrix = ctx.saved_tensors
         rows = nhwc_rows(grad).to(matrix.dtype)
         grad_images = grad_weight = grad_bias = None
@@ -163,8 +154,7 @@ class _PatchConvTranspose(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         if torch.is_grad_enabled():
-            op = _cast_conv(F.conv_transpose2d, ctx.geometry, ctx.dtype)
-            return _graph_gradients(ctx, grad, op)
+            return _graph_gradients(ctx, grad, F.conv_transpose2d)
         inputs, weight, bias, rows, matrix = ctx.saved_tensors
         grad_columns = patches(grad.to(matrix.dtype), *ctx.geometry)
         grad_inputs = grad_weight = grad_bias = None
