@@ -104,3 +104,10 @@ def restore_optimizer(
         index, _, field = key.partition(".")
         entries.setdefault(int(index), {})[field] = value
     optimizer.load_state_dict({"state": entries, "param_groups": groups})
+    # load_state_dict gives the moments the file's (contiguous) layout: give them their
+    # parameter's, which a fused optimizer needs (a channels_last weight's moments would be
+    # combined element by element in the wrong order on CPU, refused on CUDA).
+    for parameter, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, Tensor) and value.shape == parameter.shape:
+                state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)

@@ -61,14 +61,37 @@ class Phase:
 def make_optimizer(
     parameters: list[nn.Parameter], config: RunConfig, lr: float, device: torch.device
 ) -> torch.optim.Optimizer:
-    """Adam or RMSprop; the multi-tensor (foreach) kernels, fused Adam on CUDA."""
+    """Adam (the fused kernel where this torch has one for the device, else the multi-tensor
+    one) or RMSprop (multi-tensor). Fused Adam saves about 1.5 ms of a 110 ms DCGAN step on 2
+    CPU cores (paired alternate-step timing); `align_gradients` keeps it correct."""
     train = config.train
     if train.optimizer == "rmsprop":
         return torch.optim.RMSprop(parameters, lr=lr, foreach=True)
-    fused = device.type == "cuda"
-    return torch.optim.Adam(
-        parameters, lr=lr, betas=(train.beta1, train.beta2), foreach=not fused, fused=fused or None
-    )
+    betas = (train.beta1, train.beta2)
+    try:
+        return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=True)
+    except RuntimeError:  # torch < 2.4 has no fused Adam on CPU
+        return torch.optim.Adam(parameters, lr=lr, betas=betas, foreach=True)
+
+
+def same_layout(a: Tensor, b: Tensor) -> bool:
+    """Whether two tensors of one shape keep their elements in the same memory order (strides
+    of size-1 dimensions do not matter)."""
+    return all(n == 1 or x == y for n, x, y in zip(a.shape, a.stride(), b.stride(), strict=True))
+
+
+def align_gradients(parameters: list[nn.Parameter]) -> None:
+    """Give every gradient its parameter's memory layout.
+
+    The fused Adam kernels walk parameter, gradient and moments as flat memory: on CPU a
+    channels_last weight with an NCHW gradient is silently updated with the wrong elements
+    (torch 2.13, tested in tests/train), on CUDA it is refused. Gradients normally match already;
+    this costs a stride comparison per parameter.
+    """
+    for parameter in parameters:
+        grad = parameter.grad
+        if grad is not None and not same_layout(parameter, grad):
+            parameter.grad = torch.empty_like(parameter).copy_(grad)
 
 
 class Trainer:
@@ -164,11 +187,13 @@ class Trainer:
         if phase.scaler is not None:
             phase.scaler.scale(losses["loss"]).backward()
             self.dist.average_gradients(phase.parameters)  # still scaled: inf/NaN agree too
+            align_gradients(phase.parameters)
             phase.scaler.step(phase.optimizer)
             phase.scaler.update()
         else:
             losses["loss"].backward()
             self.dist.average_gradients(phase.parameters)
+            align_gradients(phase.parameters)
             phase.optimizer.step()
         phase.after()
         return losses
