@@ -118,9 +118,10 @@ def build_dcgan(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
 # gankit's default recipe on the DCGAN nets, measured on 2 CPU cores (bench/quality.py; the numbers
 # are in bench/results/ and the issue notes). At a fixed wall-clock budget the FID is mostly a
 # function of the number of updates, so the recipe buys updates: bf16 autocast, NHWC end to end,
-# one generator forward per step (the D-step fakes reused) and the one-channel layers as GEMMs
-# (gankit.nn.patch_conv) make a step about 2x as fast as the plain loop (dcgan 1.8-2.0x, median
-# 1.95x over 5 measurements; cgan 2.0-2.2x; bench/speed.py --repeats 5), and
+# one generator forward per step (the D-step fakes reused), the one-channel layers as GEMMs
+# (gankit.nn.patch_conv) and fused Adam make a step about 2x as fast as the plain loop (medians
+# of 5 measurements, bench/speed.py --repeats 5: dcgan 1.95x and 1.91x, cgan 2.12x and 1.94x on
+# two days of this shared VM, whose state moves bf16 kernels more than fp32 ones), and
 # batch 64 gives more updates per second than 128 (32 gives too noisy ones). Adam(8e-4, 0, 0.99)
 # with a linear decay over the second half of the run and an EMA of G learn faster per update than
 # Adam(2e-4, 0.5). The paper's recipe stays available as "<name>-paper".
