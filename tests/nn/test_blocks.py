@@ -47,7 +47,9 @@ def test_conditional_head_gives_the_same_logits_and_an_nhwc_gradient(labels):
     y = torch.randint(labels, (4,)) if labels else None
     nhwc = features.contiguous(memory_format=torch.channels_last).requires_grad_(True)
     assert torch.allclose(head(nhwc, y), head(features.flatten(1), y), atol=1e-5)
-    assert torch.allclose(head.classify(nhwc), head.classify(features.flatten(1)), atol=1e-5)
+    logits, classes = head(nhwc, y, classify=True)
+    assert torch.allclose(logits, head(nhwc, y), atol=1e-6)
+    assert torch.allclose(classes, head(features.flatten(1), y, True)[1], atol=1e-5)
     head(nhwc, y).sum().backward()
     assert is_channels_last(nhwc.grad)  # the layers below see one layout only
 
@@ -68,3 +70,17 @@ def test_dcgan_nets_compute_the_same_function_in_nhwc():
     assert torch.allclose(fake, expected[0], atol=1e-5)
     nhwc = images.contiguous(memory_format=torch.channels_last)
     assert torch.allclose(discriminator(nhwc, labels), expected[1], rtol=1e-5, atol=1e-4)
+
+
+def test_projection_head_reads_each_samples_own_class():
+    # Miyato & Koyama 2018, Eq. 3: linear(features) + <embed(y), features>, and the classifier.
+    torch.manual_seed(0)
+    head = ConditionalHead(6, num_classes=4, classes=3)
+    features, labels = torch.randn(5, 6), torch.tensor([3, 0, 2, 2, 1])
+    expected = head.linear(features)[:, 0] + (head.embedding(labels) * features).sum(1)
+    logits, classes = head(features, labels, classify=True)
+    torch.testing.assert_close(logits, expected)
+    torch.testing.assert_close(head(features, labels), expected)
+    torch.testing.assert_close(classes, head.classifier(features))
+    with pytest.raises(ValueError, match="no auxiliary classifier"):
+        ConditionalHead(6, num_classes=4)(features, labels, classify=True)

@@ -105,8 +105,7 @@ class DCGANDiscriminator(nn.Module):
     ) -> Tensor | tuple[Tensor, Tensor]:
         """Logits (B,); with `classify`, also the auxiliary class logits (B, K)."""
         features = self.trunk(label_input(images, labels, self.num_classes, self.concat))
-        logits = self.head(features, labels)
-        return (logits, self.head.classify(features)) if classify else logits
+        return self.head(features, labels, classify)
 
 
 @NETWORKS.register("dcgan")

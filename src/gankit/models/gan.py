@@ -128,8 +128,7 @@ class MLPDiscriminator(nn.Module):
         if self.concat:
             images = one_hot_input(images.flatten(1), labels, self.num_classes)
         features = self.trunk(images)
-        logits = self.head(features, labels)
-        return (logits, self.head.classify(features)) if classify else logits
+        return self.head(features, labels, classify)
 
 
 @NETWORKS.register("mlp")
