@@ -120,7 +120,8 @@ def build_dcgan(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
 # one generator forward per step (the D-step fakes reused), the one-channel layers as GEMMs
 # (gankit.nn.patch_conv) and fused Adam make a step about 2x as fast as the plain loop (medians
 # of 5 measurements, bench/speed.py --repeats 5: dcgan 1.95x and 1.91x, cgan 2.12x and 1.94x on
-# two days of this shared VM, whose state moves bf16 kernels more than fp32 ones), and
+# two days of this shared VM, whose state moves bf16 kernels more than fp32 ones; cgan 2.15x with
+# the one-GEMM discriminator head, gankit.nn.blocks.ConditionalHead), and
 # batch 64 gives more updates per second than 128 (32 gives too noisy ones). Adam(8e-4, 0, 0.99)
 # with a linear decay over the second half of the run and an EMA of G learn faster per update than
 # Adam(2e-4, 0.5). The paper's recipe stays available as "<name>-paper".
