@@ -39,6 +39,33 @@ def test_ac_gan_classifies_real_labels_for_d_and_fakes_for_g():
     assert torch.allclose(g_losses["loss"], g_losses["loss_g"] + 0.5 * g_losses["class_g"])
 
 
+@pytest.mark.parametrize(
+    "overrides, joint",
+    [
+        ({"d_norm": "none"}, True),
+        ({"d_norm": "layer"}, True),
+        ({"d_norm": "batch"}, False),
+        ({"d_norm": "none", "minibatch_std": 4}, False),
+        ({"arch": "mlp"}, True),
+    ],
+)
+def test_real_and_fakes_share_one_d_forward_only_when_d_keeps_samples_apart(overrides, joint):
+    gan = model(**overrides)
+    assert gan.joint_judge is joint
+    sizes = []
+    gan.discriminator.register_forward_hook(lambda module, args, out: sizes.append(len(args[0])))
+    data = batch()
+    losses = gan.discriminator_loss(data, 0)
+    assert sizes == ([24] if joint else [12, 12])
+    # Either way the loss is that of D on each batch by itself (batch norm: each batch's stats).
+    real, fake = gan.discriminator(data["image"]), gan.discriminator(gan._fakes[0].detach())
+    assert torch.allclose(losses["loss_d"], gan.adversarial.discriminator(real, fake), atol=1e-6)
+    # (the logits of these freshly initialised nets are ~1e-5: compared relative to their size)
+    for value, logits in ((losses["d_real"], real), (losses["d_fake"], fake)):
+        scale = logits.abs().max().item()
+        assert torch.allclose(value, logits.mean(), rtol=1e-4, atol=1e-3 * scale)
+
+
 def test_info_gan_code_is_learned_from_the_fakes():
     gan = model(latent_classes=4, class_weight=1.0)
     assert gan.num_classes == 0 and gan.generator.num_classes == 4

@@ -88,6 +88,14 @@ def flat_features(features: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]
     return flat, to_nhwc
 
 
+def mixes_samples(module: nn.Module) -> bool:
+    """Whether a sample's output can depend on the other samples of its batch: batch norm, in
+    training, or the minibatch-spread channel."""
+    return any(
+        isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) for m in module.modules()
+    )
+
+
 def runs_channels_last(module: nn.Module) -> bool:
     """Whether the module's convolution weights are NHWC (`module.to(memory_format=...)`)."""
     return any(is_channels_last(parameter) for parameter in module.parameters())
