@@ -30,6 +30,7 @@ from gankit.nn.blocks import (
     one_hot_input,
     runs_channels_last,
 )
+from gankit.nn.group_grad import GroupGradConv2d, GroupGradConvTranspose2d
 from gankit.nn.patch_conv import PatchConv2d, PatchConvTranspose2d
 
 
@@ -54,7 +55,7 @@ class DCGANGenerator(nn.Module):
         layers: list[nn.Module] = [norm(widths[0]), nn.ReLU()]
         for fan_in, fan_out in zip(widths, widths[1:], strict=False):
             layers += [
-                nn.ConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False),
+                GroupGradConvTranspose2d(fan_in, fan_out, 4, 2, 1, bias=False),
                 norm(fan_out),
                 nn.ReLU(),  # not in place: its backward then keeps NHWC (measured)
             ]
@@ -87,7 +88,7 @@ class DCGANDiscriminator(nn.Module):
         ]
         for fan_in, fan_out in zip(widths, widths[1:], strict=False):
             layers += [
-                nn.Conv2d(fan_in, fan_out, 4, 2, 1, bias=False),
+                GroupGradConv2d(fan_in, fan_out, 4, 2, 1, bias=False),
                 norm(fan_out),
                 nn.LeakyReLU(0.2, inplace=True),
             ]

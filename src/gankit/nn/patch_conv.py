@@ -21,6 +21,7 @@ through the plain operations, so that it can be differentiated again.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -63,18 +64,19 @@ def nhwc_rows(tensor: Tensor) -> Tensor:
     return tensor.permute(0, 2, 3, 1).reshape(-1, tensor.shape[1])
 
 
-def _graph_gradients(ctx: Any, grad: Tensor, op: Any) -> tuple:
+def graph_gradients(ctx: Any, grad: Tensor, op: Any) -> tuple:
     """The gradients as differentiable functions of the saved inputs (for create_graph): the
-    plain operation `op` (F.conv2d or F.conv_transpose2d) run again on them with autocast's
-    casts and differentiated by autograd."""
+    plain operation `op(inputs, weight, bias)` (a convolution with the layer's geometry) run
+    again on them with autocast's casts (to `ctx.dtype`) and differentiated by autograd. For a
+    Function whose inputs are (inputs, weight, bias, geometry) and saved tensors start with the
+    first three."""
     inputs, weight, bias = ctx.saved_tensors[:3]
     needed = ctx.needs_input_grad[:3]
     wanted = [t for t, need in zip((inputs, weight, bias), needed, strict=True) if need]
-    _, stride, padding = ctx.geometry
     dtype = ctx.dtype
     with torch.enable_grad():
         cast_bias = None if bias is None else bias.to(dtype)
-        out = op(inputs.to(dtype), weight.to(dtype), cast_bias, stride, padding)
+        out = op(inputs.to(dtype), weight.to(dtype), cast_bias)
     found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
     return (*(next(found) if need else None for need in needed), None)
 
@@ -114,7 +116,8 @@ class _PatchConv(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         if torch.is_grad_enabled():
-            return _graph_gradients(ctx, grad, F.conv2d)
+            _, stride, padding = ctx.geometry
+            return graph_gradients(ctx, grad, partial(F.conv2d, stride=stride, padding=padding))
         images, weight, bias, columns, matrix = ctx.saved_tensors
         rows = nhwc_rows(grad).to(matrix.dtype)
         grad_images = grad_weight = grad_bias = None
@@ -154,7 +157,9 @@ class _PatchConvTranspose(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple:
         if torch.is_grad_enabled():
-            return _graph_gradients(ctx, grad, F.conv_transpose2d)
+            _, stride, padding = ctx.geometry
+            op = partial(F.conv_transpose2d, stride=stride, padding=padding)
+            return graph_gradients(ctx, grad, op)
         inputs, weight, bias, rows, matrix = ctx.saved_tensors
         grad_columns = patches(grad.to(matrix.dtype), *ctx.geometry)
         grad_inputs = grad_weight = grad_bias = None
@@ -193,6 +198,8 @@ def _geometry(layer: nn.Conv2d | nn.ConvTranspose2d) -> tuple[int, int, int]:
 class PatchConv2d(nn.Conv2d):
     """nn.Conv2d that runs as im2col and one GEMM on CPU when its input has one channel."""
 
+    plain_type = nn.Conv2d
+
     def forward(self, images: Tensor) -> Tensor:
         if not _patch_path(self, images, self.in_channels):
             return super().forward(images)
@@ -203,6 +210,8 @@ class PatchConvTranspose2d(nn.ConvTranspose2d):
     """nn.ConvTranspose2d that runs as one GEMM and col2im on CPU when its output has one
     channel."""
 
+    plain_type = nn.ConvTranspose2d
+
     def forward(self, inputs: Tensor, output_size: list[int] | None = None) -> Tensor:
         plain = output_size is not None or any(self.output_padding)
         if plain or not _patch_path(self, inputs, self.out_channels):
@@ -211,11 +220,12 @@ class PatchConvTranspose2d(nn.ConvTranspose2d):
 
 
 def plain_layers(module: nn.Module) -> nn.Module:
-    """`module`, changed in place: its Patch layers become the plain nn layers they subclass
-    (same parameters); for the plain PyTorch loop in bench/, which must not use them."""
+    """`module`, changed in place: gankit's CPU-tuned layers (these Patch layers, the GroupGrad
+    layers of gankit.nn.group_grad: any class with a `plain_type`) become the plain nn layers
+    they subclass (same parameters); for the plain PyTorch loop in bench/, which must not use
+    them."""
     for layer in module.modules():
-        if isinstance(layer, PatchConv2d):
-            layer.__class__ = nn.Conv2d
-        elif isinstance(layer, PatchConvTranspose2d):
-            layer.__class__ = nn.ConvTranspose2d
+        plain = getattr(type(layer), "plain_type", None)
+        if plain is not None:
+            layer.__class__ = plain
     return module
