@@ -29,6 +29,17 @@ def run_cli(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str
     return code, captured.out, captured.err
 
 
+def penalty_gradients(generator: torch.nn.Module, critic: torch.nn.Module, noise) -> list:
+    """The parameter gradients of G and D for a WGAN-GP-style loss: the norm penalty on the
+    critic's input gradient (a double backward) plus the critic's score of G's samples."""
+    fake = generator(noise)
+    x = fake.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    loss = (grad.flatten(1).norm(dim=1) - 1).square().mean() + critic(fake).mean()
+    loss.backward()
+    return [p.grad for p in [*generator.parameters(), *critic.parameters()]]
+
+
 def pattern_images(n: int, size: int = 28, classes: int = 4, seed: int = 0) -> tuple:
     """Images whose class is a bright bar at a class-specific row, plus mild noise."""
     rng = np.random.default_rng(seed)

@@ -1,13 +1,16 @@
 """GroupGradConv2d / GroupGradConvTranspose2d compute what the plain layers compute, gradients
 included, and take the grouped weight gradient where they should."""
 
+import copy
+
 import pytest
 import torch
+from conftest import penalty_gradients
 from torch import nn
 
 from gankit.nn import group_grad
 from gankit.nn.group_grad import GroupGradConv2d, GroupGradConvTranspose2d, weight_grad_groups
-from gankit.nn.patch_conv import plain_layers
+from gankit.nn.patch_conv import PatchConv2d, PatchConvTranspose2d, plain_layers
 
 # (fast class, plain class, in channels, out channels, input size)
 LAYERS = [
@@ -95,28 +98,26 @@ def test_under_bf16_autocast_they_match_to_bf16_rounding(layers, two_threads, gr
     assert grouped_calls == [2]
 
 
-def test_a_gradient_penalty_differentiates_through_them_as_through_the_plain_layers(
+def test_a_gradient_penalty_differentiates_through_gankits_cpu_layers_as_through_plain_ones(
     two_threads,
 ):
-    def penalty_grads(conv, conv_t):
-        torch.manual_seed(1)
-        generator = nn.Sequential(conv_t(8, 4, 4, 2, 1), nn.ReLU(), nn.Conv2d(4, 1, 3, 1, 1))
-        critic = nn.Sequential(
-            nn.Conv2d(1, 4, 3, 1, 1),
-            nn.LeakyReLU(0.2),
-            conv(4, 8, 4, 2, 1),
-            nn.Flatten(),
-            nn.Linear(392, 1),
-        )
-        fake = generator(torch.randn(4, 8, 7, 7))
-        x = fake.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
-        loss = (grad.flatten(1).norm(dim=1) - 1).square().mean() + critic(fake).mean()
-        loss.backward()
-        return [p.grad for p in [*generator.parameters(), *critic.parameters()]]
-
-    plain = penalty_grads(nn.Conv2d, nn.ConvTranspose2d)
-    fast = penalty_grads(GroupGradConv2d, GroupGradConvTranspose2d)
+    """The Patch layers (one channel) and the GroupGrad layers (wide) in one G and one critic,
+    against the same nets after `plain_layers`: a double backward through every custom path."""
+    torch.manual_seed(1)
+    generator = nn.Sequential(
+        GroupGradConvTranspose2d(8, 4, 4, 2, 1), nn.ReLU(), PatchConvTranspose2d(4, 1, 4, 2, 1)
+    )
+    critic = nn.Sequential(
+        PatchConv2d(1, 4, 4, 2, 1),
+        nn.LeakyReLU(0.2),
+        GroupGradConv2d(4, 8, 4, 2, 1),
+        nn.Flatten(),
+        nn.Linear(392, 1),
+    )
+    plain_nets = [plain_layers(copy.deepcopy(net)) for net in (generator, critic)]
+    noise = torch.randn(4, 8, 7, 7)
+    fast = penalty_gradients(generator, critic, noise)
+    plain = penalty_gradients(*plain_nets, noise)
     for u, v in zip(plain, fast, strict=True):
         assert v is not None
         assert_close(u, v, 1e-5)

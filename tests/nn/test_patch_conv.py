@@ -69,29 +69,6 @@ def test_under_bf16_autocast_they_match_to_bf16_rounding_and_keep_its_dtype():
         assert_close(u, v, 2e-2)
 
 
-def test_a_gradient_penalty_differentiates_through_them_as_through_the_plain_layers():
-    def penalty_grads(conv, conv_t):
-        torch.manual_seed(1)
-        generator = nn.Sequential(
-            nn.ConvTranspose2d(8, 4, 4, 2, 1), nn.ReLU(), conv_t(4, 1, 4, 2, 1)
-        )
-        critic = nn.Sequential(
-            conv(1, 8, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(1568, 1)
-        )
-        fake = generator(torch.randn(4, 8, 7, 7))
-        x = fake.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
-        loss = (grad.flatten(1).norm(dim=1) - 1).square().mean() + critic(fake).mean()
-        loss.backward()
-        return [p.grad for p in [*generator.parameters(), *critic.parameters()]]
-
-    plain = penalty_grads(nn.Conv2d, nn.ConvTranspose2d)
-    patch = penalty_grads(PatchConv2d, PatchConvTranspose2d)
-    for u, v in zip(plain, patch, strict=True):
-        assert v is not None
-        assert_close(u, v, 1e-5)
-
-
 def test_the_matrix_path_is_taken_only_for_one_channel_on_cpu(monkeypatch):
     calls = []
     real = patch_conv._PatchConv.apply

@@ -118,11 +118,12 @@ def build_dcgan(config: NoiseGANConfig) -> tuple[nn.Module, nn.Module]:
 # gankit's default recipe on the DCGAN nets, measured on 2 CPU cores (bench/quality.py; the numbers
 # are in bench/results/ and the issue notes). At a fixed wall-clock budget the FID is mostly a
 # function of the number of updates, so the recipe buys updates: bf16 autocast, NHWC end to end,
-# one generator forward per step (the D-step fakes reused), the one-channel layers as GEMMs
-# (gankit.nn.patch_conv) and fused Adam make a step about 2x as fast as the plain loop (medians
-# of 5 measurements, bench/speed.py --repeats 5: dcgan 1.95x and 1.91x, cgan 2.12x and 1.94x on
-# two days of this shared VM, whose state moves bf16 kernels more than fp32 ones; cgan 2.15x with
-# the one-GEMM discriminator head, gankit.nn.blocks.ConditionalHead), and
+# one generator forward per step (the D-step fakes reused), real and fake through D as one batch
+# when D has no batch norm (gankit.models.gan), the one-channel layers as GEMMs
+# (gankit.nn.patch_conv), the wide layers' weight gradients as two-group convolutions
+# (gankit.nn.group_grad) and fused Adam make a step more than 2x as fast as the plain loop
+# (bench/speed.py --repeats 5, medians of 5: dcgan 2.12x, cgan 2.27x, wgan-gp 5.99x; before the
+# joint D batch and the grouped weight gradients dcgan was at 1.91-1.95x on this shared VM), and
 # batch 64 gives more updates per second than 128 (32 gives too noisy ones). Adam(8e-4, 0, 0.99)
 # with a linear decay over the second half of the run and an EMA of G learn faster per update than
 # Adam(2e-4, 0.5). The paper's recipe stays available as "<name>-paper".
@@ -142,8 +143,9 @@ FAST = {
 }
 FAST_WHY = (
     "bf16 autocast where the CPU/GPU has it, NHWC end to end, the D-step fakes reused for the G "
-    "step, batch 64, Adam(8e-4, 0, 0.99) decaying linearly to 0 over the second half, an EMA of "
-    "G: about 2x the images per second and more progress per update, so a far better FID at a "
+    "step, CPU-tuned layers (bench/speed.py: over 2x the plain loop's images per second on the "
+    "same nets and batch), batch 64, Adam(8e-4, 0, 0.99) decaying linearly to 0 over the second "
+    "half, an EMA of G: more updates and more progress per update, so a far better FID at a "
     "fixed time budget (bench/quality.py)."
 )
 PAPER_TRAIN = {"precision": "fp32", "ema": 0.0}
