@@ -89,8 +89,8 @@ def flat_features(features: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]
 
 
 def mixes_samples(module: nn.Module) -> bool:
-    """Whether a sample's output can depend on the other samples of its batch: batch norm, in
-    training, or the minibatch-spread channel."""
+    """Whether a sample's output can depend on the other samples of its batch: any batch norm
+    (in training it normalises over the batch) or the minibatch-spread channel."""
     return any(
         isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) for m in module.modules()
     )

@@ -9,7 +9,8 @@ of the weight for each) and the two groups' gradients summed, lets each thread w
 half: 12.1 ms instead of 13.4 for D's 256-image real+fake batch, 6.2 instead of 6.7 for G's
 transposed layer at 128 (the two copies included; an ad-hoc script timing the kernels in
 alternation). Inside the dcgan training step, switching between the two ways on alternate steps
-of one trainer: -3.2 ms of 71 and -7.3 ms of 89 (batch 128, two VM phases). Four groups tie with
+of one trainer: -12.3 ms of 92 (batch 128, 300 steps; a first prototype gave -3.2 ms of 71 and
+-7.3 ms of 89 in other VM phases). Four groups tie with
 two, eight are slower, and split halves on two single-threaded Python workers were slower in the
 step (the idle OpenMP team spins), so: two groups, on exactly two threads (the only case
 measured); other thread counts, CUDA, torch.compile and non-plain geometries take the plain
@@ -91,15 +92,13 @@ class _GroupGradConv(torch.autograd.Function):
         need_inputs, need_weight, need_bias = ctx.needs_input_grad[:3]
         x, w, grad = inputs.to(ctx.dtype), weight.to(ctx.dtype), grad.to(ctx.dtype)
         groups = weight_grad_groups(len(x)) if need_weight else 1
-        grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
-            grad,
-            x,
-            w,
-            None if bias is None else list(bias.shape),
-            *geometry,
-            1,
-            [need_inputs, need_weight and groups == 1, need_bias],
-        )
+        mask = [need_inputs, need_weight and groups == 1, need_bias]
+        grad_x = grad_w = grad_b = None
+        if any(mask):  # the rest of the gradients in oneDNN's one call
+            bias_sizes = None if bias is None else list(bias.shape)
+            grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
+                grad, x, w, bias_sizes, *geometry, 1, mask
+            )
         if need_weight and groups > 1:
             grad_w = grouped_weight_grad(grad, x, w, geometry, groups)
         return (
